@@ -1,0 +1,4 @@
+# mpy_ocpp: an OCPP 1.6-J charge point for MicroPython and CPython.
+from .chargepoint import ChargePoint
+
+__version__ = "0.1.0"

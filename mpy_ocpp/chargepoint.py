@@ -1,0 +1,417 @@
+# ChargePoint: one cooperative loop() that drives the link, the connectors, the outgoing
+# queue (one call in flight) and the incoming calls.
+import json
+
+from . import clock, core, rpc, schema, validate
+from .authorization_cache import AuthorizationCache
+from .compat import const, log, ticks_diff, ticks_ms
+from .config import Config
+from .connector import Connector, later
+from .metering import MEASURANDS, inputs
+
+_BOOT = const(0)  # priorities: lower goes first, FIFO within one
+_AUTH = const(1)
+_NORMAL = const(2)
+_LOW = const(3)
+
+# queue entry fields
+_PRIO = const(0)
+_ACTION = const(1)
+_PAYLOAD = const(2)
+_CB = const(3)
+_TX = const(4)
+_DUE = const(5)
+_TRIES = const(6)
+
+_AVAIL = "availability.json"
+
+
+class ChargePoint:
+    def __init__(self, cp_id, transport, store, connectors=1, vendor="mpy_ocpp", model="mpy_ocpp",
+                 profiles=(), queue_size=16, call_timeout=30, **boot):
+        self.id = cp_id
+        self.transport = transport
+        self.store = store
+        self.config = cfg = Config(store, self.measurand_ok, connectors)
+        cfg.set_default("NumberOfConnectors", connectors)
+        cfg.set_default("ConnectorPhaseRotationMaxLength", connectors + 1)
+        self.profiles = (core,) + tuple(profiles)
+        cfg.set_default("SupportedFeatureProfiles", ",".join([p.PROFILE for p in self.profiles]))
+        for p in profiles:
+            p.setup(self)
+        cfg.load()
+        cfg.on_change = self._config_changed
+        self.cache = AuthorizationCache(store)
+        self.connectors = [Connector(self, i) for i in range(connectors + 1)]
+        for c, a in zip(self.connectors, store.load(_AVAIL, ())):
+            c.available = a
+        boot["chargePointVendor"] = vendor
+        boot["chargePointModel"] = model
+        self.boot = boot
+        self.ids = rpc.Ids()
+        self.queue = []
+        self.queue_size = queue_size
+        self.call_timeout = call_timeout
+        self.pending = None  # (id, entry, sent ticks)
+        self.accepted = False  # BootNotification Accepted
+        self.online = False
+        now = ticks_ms()
+        self._boot_due = now
+        self._hb_due = now
+        self._aligned_due = None
+        self.resetting = None  # [hard, deadline ticks, tries] once a Reset was accepted
+        # firmware hooks
+        self.on_reset = None  # f(hard): restart the charger
+        self.on_data_transfer = None  # f(vendor_id, message_id, data) -> (status, data)
+        self.on_authorize = None  # f(connector_id, id_tag, status): show the driver the outcome
+        transport.connect(cp_id, cfg["AuthorizationKey"] or None)
+
+    # the loop
+
+    def loop(self):
+        t = self.transport
+        msg = t.poll()
+        if msg is not None:
+            self.receive(msg)
+        if t.online != self.online:
+            self._link(t.online)
+        now = ticks_ms()
+        for c in self.connectors:
+            c.loop(now)
+        if not self.accepted:
+            if ticks_diff(now, self._boot_due) >= 0 and not self._has("BootNotification"):
+                self._boot_due = later(now, 30)  # pushed back again when the answer comes
+                self.call("BootNotification", self.boot, self._booted, prio=_BOOT)
+        else:
+            self._timers(now)
+        p = self.pending
+        if p is not None and ticks_diff(now, p[2]) >= self.call_timeout * 1000:
+            log("call %s %s: no answer" % (p[1][_ACTION], p[0]))
+            self.pending = None
+            self._failed(p[1], now)
+        if self.queue and p is None and self.online:
+            self._send_next(now)
+
+    def _timers(self, now):
+        hb = self.config.values["HeartbeatInterval"]
+        if hb and ticks_diff(now, self._hb_due) >= 0:
+            self._hb_due = later(now, hb)
+            if not self._has("Heartbeat"):
+                self.call("Heartbeat", {}, self._heartbeat, prio=_LOW)
+        if self._aligned_due is not None and ticks_diff(now, self._aligned_due) >= 0:
+            self._aligned(now)
+        r = self.resetting
+        if r and (ticks_diff(now, r[1]) >= 0 or not self._tx_messages()):
+            r[1] = later(now, 5)
+            r[2] -= 1
+            if r[2] < 0 or self.on_reset(r[0]) is not False:
+                self.resetting = None
+
+    def _link(self, online):
+        self.online = online
+        log("link %s%s" % ("up" if online else "down: ", "" if online else self.transport.error))
+        p = self.pending
+        if p and not online:
+            self.pending = None
+            self.queue.insert(0, p[1])  # sent or not, it goes again
+
+    # outgoing calls
+
+    def call(self, action, payload, cb=None, prio=_NORMAL, tx=None):
+        """Queue a call; `cb(result_payload or None, tx)` runs when it is answered or given up."""
+        if len(self.queue) >= self.queue_size and not self._make_room():
+            log("queue full, %s dropped" % action)
+            return False
+        self.queue.append([prio, action, payload, cb, tx, ticks_ms(), 0])
+        return True
+
+    def _make_room(self):
+        """Drop the oldest message that nobody bills from (not a transaction message)."""
+        for e in self.queue:
+            if e[_TX] is None and e[_PRIO] >= _NORMAL:
+                log("queue full, %s dropped" % e[_ACTION])
+                self.queue.remove(e)
+                return True
+        return False
+
+    def _has(self, action):
+        p = self.pending
+        if p and p[1][_ACTION] == action:
+            return True
+        for e in self.queue:
+            if e[_ACTION] == action:
+                return True
+        return False
+
+    def _tx_messages(self):
+        p = self.pending
+        if p and p[1][_TX]:
+            return True
+        for e in self.queue:
+            if e[_TX]:
+                return True
+        return False
+
+    def _send_next(self, now):
+        best = None
+        tx_wait = False  # transaction messages keep their order
+        for e in self.queue:
+            if not self.accepted and e[_ACTION] != "BootNotification":
+                continue
+            if e[_TX] and tx_wait:
+                continue
+            if ticks_diff(now, e[_DUE]) < 0:
+                tx_wait = tx_wait or e[_TX] is not None
+                continue
+            if best is None or e[_PRIO] < best[_PRIO]:
+                best = e
+        if best is None:
+            return
+        tx = best[_TX]
+        payload = best[_PAYLOAD]
+        if tx and best[_ACTION] != "StartTransaction":
+            if tx.id is None:
+                if best[_ACTION] == "StopTransaction":
+                    log("StopTransaction dropped: the transaction was never started at the CSMS")
+                    self.queue.remove(best)
+                    return
+            else:
+                payload["transactionId"] = tx.id
+        mid = self.ids.next()
+        if self.transport.send(rpc.call(mid, best[_ACTION], payload)):
+            self.queue.remove(best)
+            self.pending = (mid, best, now)
+            self._hb_due = later(now, self.config.values["HeartbeatInterval"])
+
+    def _failed(self, e, now):
+        """A call got a CALLERROR or no answer: transaction messages are retried."""
+        cfg = self.config.values
+        if e[_TX] is not None and e[_TRIES] + 1 < cfg["TransactionMessageAttempts"]:
+            e[_TRIES] += 1
+            e[_DUE] = later(now, e[_TRIES] * cfg["TransactionMessageRetryInterval"])
+            self.queue.insert(0, e)
+        elif e[_CB]:
+            e[_CB](None, e[_TX])
+
+    def _answer(self, mid, payload, code):
+        p = self.pending
+        if p is None or p[0] != mid:
+            log("answer to unknown call %s ignored" % mid)
+            return
+        self.pending = None
+        e = p[1]
+        if code is None:
+            bad = validate.check(e[_ACTION] + "Response", payload)
+            if bad:
+                code = bad[0]
+                log("%s answer invalid: %s" % (e[_ACTION], bad[1]))
+        else:
+            log("%s refused: %s" % (e[_ACTION], code))
+        if code is not None:
+            self._failed(e, ticks_ms())
+        elif e[_CB]:
+            e[_CB](payload, e[_TX])
+
+    # incoming messages
+
+    def receive(self, text):
+        """Handle one message from the CSMS (a str, or bytes: the head of an oversized one)."""
+        if type(text) is not str:
+            mid = rpc.find_id("".join([chr(b) for b in text[:48] if b < 128]))
+            log("message too large, dropped" + (" (call %s)" % mid if mid else ""))
+            if mid:
+                self.send_error(mid, "FormationViolation", "Message too large")
+            return
+        try:
+            msg = json.loads(text)
+        except ValueError:
+            msg = None
+        if type(msg) is not list or len(msg) < 3 or type(msg[1]) is not str or type(msg[0]) is not int:
+            mid = rpc.find_id(text)
+            log("invalid frame: %s" % text[:80])
+            if mid:
+                self.send_error(mid, "FormationViolation", "Not a valid OCPP-J frame")
+            return
+        kind, mid = msg[0], msg[1]
+        if kind == rpc.CALL:
+            self._incoming(mid, msg)
+        elif kind == rpc.CALLRESULT:
+            self._answer(mid, msg[2], None)
+        elif kind == rpc.CALLERROR:
+            self._answer(mid, None, rpc.error_code(msg[2]) if type(msg[2]) is str else "GenericError")
+        else:
+            log("unknown message type %r" % kind)
+
+    def _incoming(self, mid, msg):
+        if len(msg) != 4 or type(msg[2]) is not str:
+            return self.send_error(mid, "ProtocolError", "A CALL has 4 elements")
+        action, payload = msg[2], msg[3]
+        if action not in schema.CALLS:
+            return self.send_error(mid, "NotImplemented", "Unknown action %s" % action[:40])
+        handler = self.handler(action)
+        if handler is None:
+            return self.send_error(mid, "NotSupported", "%s is not supported" % action)
+        bad = validate.check(action, payload)
+        if bad:
+            return self.send_error(mid, bad[0], bad[1])
+        try:
+            res = handler(self, payload)
+        except rpc.CallError as e:
+            return self.send_error(mid, e.code, e.description)
+        except Exception as e:  # a bug must not stop the charger
+            log("%s failed: %r" % (action, e))
+            return self.send_error(mid, "InternalError", "")
+        self.transport.send(rpc.result(mid, res))
+
+    def handler(self, action):
+        for p in self.profiles:
+            f = getattr(p, action, None)
+            if f:
+                return f
+        return None
+
+    def send_error(self, mid, code, description=""):
+        self.transport.send(rpc.error(mid, code, description))
+
+    # answers to our calls
+
+    def _booted(self, res, _):
+        now = ticks_ms()
+        if res is None:
+            self._boot_due = later(now, 30)
+            return
+        clock.set_iso(res["currentTime"])
+        interval = res["interval"]
+        if res["status"] == "Accepted":
+            self.accepted = True
+            if interval > 0:
+                self.config.values["HeartbeatInterval"] = interval
+            self._hb_due = later(now, self.config.values["HeartbeatInterval"])
+            self._align()
+        else:
+            self._boot_due = later(now, interval if interval > 0 else 30)
+
+    def _heartbeat(self, res, _):
+        if res:
+            clock.set_iso(res["currentTime"])
+
+    # services for the connectors and the profiles
+
+    def status_notification(self, cid, status, err):
+        for e in self.queue:  # only the newest status of a connector matters
+            if e[_ACTION] == "StatusNotification" and e[_PAYLOAD]["connectorId"] == cid:
+                self.queue.remove(e)
+                break
+        p = {"connectorId": cid, "status": status, "errorCode": "NoError", "timestamp": clock.iso()}
+        if err is not None:
+            if type(err) is str:
+                p["errorCode"] = err
+            else:
+                p["errorCode"] = err[0]
+                if err[1]:
+                    p["info"] = err[1]
+                if len(err) > 2 and err[2]:
+                    p["vendorErrorCode"] = err[2]
+        self.call("StatusNotification", p)
+
+    def remember(self, id_tag, info):
+        if self.config.values["AuthorizationCacheEnabled"]:
+            self.cache.update(id_tag, info)
+
+    def authorize(self, id_tag, cb):
+        """Decide on an idTag: cache, then the CSMS, then the offline rules. cb(info or None)."""
+        cfg = self.config.values
+        info = self.cache.lookup(id_tag) if cfg["AuthorizationCacheEnabled"] else None
+        cached = info is not None and info["status"] == "Accepted"
+        if cached and (cfg["LocalPreAuthorize"] if self.online else cfg["LocalAuthorizeOffline"]):
+            return cb(info)
+        if not self.online or not self.accepted:
+            return cb(self._offline(info))
+
+        def done(res, _):
+            if res is None:
+                return cb(self._offline(info))
+            self.remember(id_tag, res["idTagInfo"])
+            cb(res["idTagInfo"])
+        self.call("Authorize", {"idTag": id_tag}, done, prio=_AUTH)
+
+    def _offline(self, info):
+        cfg = self.config.values
+        if info is not None:
+            return info if cfg["LocalAuthorizeOffline"] else None
+        return {"status": "Accepted"} if cfg["AllowOfflineTxForUnknownId"] else None
+
+    def tag(self, cid, id_tag):
+        """An idTag presented at connector `cid` (0: wherever it fits)."""
+        c = self._connector_for(cid, id_tag)
+        if c is None:
+            log("tag %s: no connector free" % id_tag)
+            return False
+        if c.tx and c.tx.id_tag == id_tag:
+            return c.end("Local", id_tag)
+
+        def done(info):
+            status = info["status"] if info else "Invalid"
+            if self.on_authorize:
+                self.on_authorize(c.id, id_tag, status)
+            c.authorized(id_tag, info)
+        self.authorize(id_tag, done)
+        return True
+
+    def _connector_for(self, cid, id_tag):
+        cs = self.connectors[1:]
+        if cid:
+            return cs[cid - 1] if cid <= len(cs) else None
+        for c in cs:
+            if c.tx and c.tx.id_tag == id_tag:
+                return c
+        for want_plug in (True, False):
+            for c in cs:
+                if not c.tx and not c.session and c.operative and (
+                        not want_plug or (c.plugged and c.plugged())):
+                    return c
+        return None
+
+    def measurand_ok(self, m):
+        for name, _ in MEASURANDS:
+            if name == m:
+                return any(inputs(c, m) for c in self.connectors)
+        return False
+
+    def set_available(self, cid, available):
+        """Availability of a connector (0: the charge point); False if a transaction delays it."""
+        cs = self.connectors if cid == 0 else (self.connectors[cid],)
+        self.connectors[cid].available = available
+        self.store.save(_AVAIL, [c.available for c in self.connectors])
+        return available or not any(c.tx for c in cs)
+
+    def data_transfer(self, vendor_id, message_id=None, data=None, cb=None):
+        p = {"vendorId": vendor_id}
+        if message_id is not None:
+            p["messageId"] = message_id
+        if data is not None:
+            p["data"] = data
+        return self.call("DataTransfer", p, cb)
+
+    def _align(self):
+        """Schedule the next clock-aligned sample (ClockAlignedDataInterval)."""
+        iv = self.config.values["ClockAlignedDataInterval"]
+        self._aligned_due = later(ticks_ms(), iv - clock.now() % iv) if iv else None
+
+    def _aligned(self, now):
+        for c in self.connectors:
+            c.sample("MeterValuesAlignedData", "StopTxnAlignedData", "Sample.Clock")
+        self._align()
+
+    def _config_changed(self, name):
+        v = self.config.values
+        if name == "HeartbeatInterval":
+            self._hb_due = later(ticks_ms(), v[name])
+        elif name == "ClockAlignedDataInterval":
+            self._align()
+        elif name == "AuthorizationKey":
+            self.transport.connect(self.id, v[name] or None)  # used from the next connection on
+        elif name == "WebSocketPingInterval" and hasattr(self.transport, "ping_interval"):
+            self.transport.ping_interval = v[name]
+        elif name == "AuthorizationCacheEnabled" and not v[name]:
+            self.cache.clear()

@@ -1,0 +1,180 @@
+# Configuration keys (OCPP 1.6 §9): type, flags, default, validation, persistence.
+from .compat import const, log
+
+BOOL = const(0)
+INT = const(1)
+STR = const(2)
+MEASURANDS = const(3)  # comma-separated measurand list, checked against what the meters offer
+ROTATION = const(4)  # ConnectorPhaseRotation: "0.RST,1.RTS"
+LIST = const(5)  # comma-separated list, read-only
+
+RO = const(1)  # read-only
+WO = const(2)  # write-only: never returned, never logged
+REBOOT = const(4)  # a change takes effect after a reboot
+
+_FILE = "config.json"
+
+# (name, type, flags, default). Defaults that depend on the charger are set by ChargePoint.
+CORE = (
+    ("AllowOfflineTxForUnknownId", BOOL, 0, False),
+    ("AuthorizationCacheEnabled", BOOL, 0, True),
+    ("AuthorizationKey", STR, WO, ""),
+    ("AuthorizeRemoteTxRequests", BOOL, 0, True),
+    ("BlinkRepeat", INT, 0, 3),
+    ("ClockAlignedDataInterval", INT, 0, 0),
+    ("ConnectionTimeOut", INT, 0, 60),
+    ("ConnectorPhaseRotation", ROTATION, 0, "0.Unknown"),
+    ("ConnectorPhaseRotationMaxLength", INT, RO, 8),
+    ("GetConfigurationMaxKeys", INT, RO, 64),
+    ("HeartbeatInterval", INT, 0, 300),
+    ("LightIntensity", INT, 0, 100),
+    ("LocalAuthorizeOffline", BOOL, 0, True),
+    ("LocalPreAuthorize", BOOL, 0, False),
+    ("MaxEnergyOnInvalidId", INT, 0, 0),
+    ("MeterValuesAlignedData", MEASURANDS, 0, "Energy.Active.Import.Register"),
+    ("MeterValuesAlignedDataMaxLength", INT, RO, 8),
+    ("MeterValuesSampledData", MEASURANDS, 0, "Energy.Active.Import.Register,Power.Active.Import"),
+    ("MeterValuesSampledDataMaxLength", INT, RO, 8),
+    ("MeterValueSampleInterval", INT, 0, 60),
+    ("MinimumStatusDuration", INT, 0, 0),
+    ("NumberOfConnectors", INT, RO, 1),
+    ("ResetRetries", INT, 0, 2),
+    ("StopTransactionOnEVSideDisconnect", BOOL, 0, True),
+    ("StopTransactionOnInvalidId", BOOL, 0, True),
+    ("StopTxnAlignedData", MEASURANDS, 0, ""),
+    ("StopTxnAlignedDataMaxLength", INT, RO, 8),
+    ("StopTxnSampledData", MEASURANDS, 0, "Energy.Active.Import.Register"),
+    ("StopTxnSampledDataMaxLength", INT, RO, 8),
+    ("SupportedFeatureProfiles", LIST, RO, "Core"),
+    ("SupportedFeatureProfilesMaxLength", INT, RO, 6),
+    ("TransactionMessageAttempts", INT, 0, 3),
+    ("TransactionMessageRetryInterval", INT, 0, 60),
+    ("UnlockConnectorOnEVSideDisconnect", BOOL, 0, True),
+    ("WebSocketPingInterval", INT, 0, 60),
+)
+
+_ROTATIONS = ("NotApplicable", "Unknown", "RST", "RTS", "SRT", "STR", "TRS", "TSR")
+
+
+def _text(kind, v):
+    if kind == BOOL:
+        return "true" if v else "false"
+    return str(v)
+
+
+class Config:
+    """Values by exact key name; `measurand_ok(name)` and `connectors` come from ChargePoint."""
+
+    def __init__(self, store, measurand_ok, connectors):
+        self.store = store
+        self.measurand_ok = measurand_ok
+        self.connectors = connectors
+        self.keys = list(CORE)
+        self.checks = {}  # custom validators of declared keys
+        self.values = {}
+        for k in self.keys:
+            self.values[k[0]] = k[3]
+        self.on_change = None  # f(name), set by ChargePoint
+
+    def declare(self, name, kind, default, flags=0, check=None):
+        """Add a key (a custom one, or a profile's). `check(value) -> bool` for extra validation."""
+        self.keys.append((name, kind, flags, default))
+        self.values[name] = default
+        if check:
+            self.checks[name] = check
+
+    def __getitem__(self, name):
+        return self.values[name]
+
+    def set_default(self, name, value):
+        self.values[name] = value
+
+    def load(self):
+        for name, text in self.store.load(_FILE, {}).items():
+            k = self.find(name)
+            v = k and self.parse(k, text)
+            if v is None:
+                log("config: stored %s ignored" % name)
+            else:
+                self.values[k[0]] = v
+
+    def find(self, name):
+        """The key entry for a name (keys are case-insensitive CiStrings), or None."""
+        n = name.lower()
+        for k in self.keys:
+            if k[0].lower() == n:
+                return k
+        return None
+
+    def parse(self, k, text):
+        """The typed value of `text` for key `k`, or None if it is not valid."""
+        name, kind = k[0], k[1]
+        if kind == BOOL:
+            t = text.lower()
+            v = True if t == "true" else False if t == "false" else None
+        elif kind == INT:
+            v = int(text) if text.isdigit() and len(text) < 10 else None
+            if name == "LightIntensity" and v is not None and v > 100:
+                v = None
+        elif kind in (MEASURANDS, ROTATION):
+            v = self._list(k, text)
+        else:
+            v = text
+        check = self.checks.get(name)
+        if v is not None and check and not check(v):
+            v = None
+        return v
+
+    def _list(self, k, text):
+        items = [i.strip() for i in text.split(",")] if text.strip() else []
+        limit = self.values.get(k[0] + "MaxLength")
+        if limit is not None and len(items) > limit:
+            return None
+        for i in items:
+            if k[1] == MEASURANDS:
+                ok = self.measurand_ok(i)
+            else:
+                c, _, r = i.partition(".")
+                ok = c.isdigit() and int(c) <= self.connectors and r in _ROTATIONS
+            if not ok:
+                return None
+        return ",".join(items)
+
+    def change(self, key, text):
+        """ChangeConfiguration: the status to answer."""
+        k = self.find(key)
+        if k is None:
+            return "NotSupported"
+        if k[2] & RO:
+            return "Rejected"
+        v = self.parse(k, text)
+        if v is None:
+            return "Rejected"
+        old = self.values[k[0]]
+        self.values[k[0]] = v
+        self.save()
+        if old != v and self.on_change:
+            self.on_change(k[0])
+        return "RebootRequired" if k[2] & REBOOT else "Accepted"
+
+    def save(self):
+        doc = {}
+        for k in self.keys:
+            if not k[2] & RO and self.values[k[0]] != k[3]:
+                doc[k[0]] = _text(k[1], self.values[k[0]])
+        self.store.save(_FILE, doc)
+
+    def get_configuration(self, names):
+        """GetConfiguration.conf payload for the requested names (all if none)."""
+        known, unknown = [], []
+        for name in names or [k[0] for k in self.keys]:
+            k = self.find(name)
+            if k is None or (k[2] & WO):
+                unknown.append(name)
+            else:
+                known.append({"key": k[0], "readonly": bool(k[2] & RO),
+                              "value": _text(k[1], self.values[k[0]])})
+        out = {"configurationKey": known}
+        if unknown:
+            out["unknownKey"] = unknown
+        return out

@@ -1,0 +1,208 @@
+# One connector: the firmware's inputs and outputs, the status machine (OCPP 1.6 §4.9) and
+# the transaction running on it. Connector 0 is the charge point itself.
+from . import clock, metering
+from .compat import log, ticks_add, ticks_diff, ticks_ms
+from .transaction import Transaction
+
+
+def later(now, seconds):
+    """A ticks deadline `seconds` from `now` (clamped to what ticks can express)."""
+    return ticks_add(now, min(seconds, 500000) * 1000)
+
+
+class Connector:
+    def __init__(self, cp, cid):
+        self.cp = cp
+        self.id = cid
+        # inputs: callables read by loop() (None = the charger has no such input)
+        self.plugged = None
+        self.ev_ready = None
+        self.evse_ready = None
+        self.energy = None  # Wh
+        self.power = None  # W
+        self.error = None  # None, "NoError", an error code, or (code, info, vendorErrorCode[, fault])
+        self.meters = []  # more inputs: (measurand, read, phase), see measure()
+        # outputs
+        self.on_permission = None  # f(bool): may the EV draw current
+        self.on_limit = None  # f(limit or None), set by Smart Charging
+        self.on_unlock = None  # f() -> bool
+        self.available = True  # as set by ChangeAvailability (persisted by ChargePoint)
+        self.limit = None
+        self.permitted = False
+        self.session = None  # (idTag, parentIdTag) authorized, waiting for the cable
+        self.tx = None
+        self.finishing = False
+        self.status = None  # last reported status and error
+        self.reported_error = None
+        self._want = None
+        self._since = 0
+        self._session_at = 0
+        self._mv_due = 0
+
+    def measure(self, measurand, read, phase=None):
+        """Add a meter input, e.g. measure("Voltage", lambda: v1, "L1-N")."""
+        self.meters.append((measurand, read, phase))
+
+    @property
+    def operative(self):
+        return self.available and self.cp.connectors[0].available
+
+    def _fault(self, err):
+        return err is not None and (type(err) is str or len(err) < 4 or err[3])
+
+    def loop(self, now):
+        err = self.error() if self.error else None
+        if err == "NoError":
+            err = None
+        fault = self._fault(err)
+        if self.id == 0:
+            self._report(now, "Faulted" if fault else "Available" if self.available else "Unavailable", err)
+            return
+        plugged = self.plugged() if self.plugged else self.session is not None or self.tx is not None
+        cfg = self.cp.config.values
+        if self.session and not self.tx:
+            if plugged and self.operative and not fault:
+                self._start(now)
+            elif ticks_diff(now, self._session_at) >= cfg["ConnectionTimeOut"] * 1000:
+                log("connector %d: no cable within ConnectionTimeOut, authorization dropped" % self.id)
+                self.session = None
+        tx = self.tx
+        if tx and not plugged and cfg["StopTransactionOnEVSideDisconnect"]:
+            self.end("EVDisconnected")
+            if cfg["UnlockConnectorOnEVSideDisconnect"] and self.on_unlock:
+                self.on_unlock()
+            tx = None
+        if self.finishing and not plugged:
+            self.finishing = False
+        evse = self.evse_ready() if self.evse_ready else True
+        permitted = (tx is not None and plugged and not fault and evse and self.limit != 0
+                     and (not tx.deauthorized or self._energy_left(tx)))
+        if permitted != self.permitted:
+            self.permitted = permitted
+            if self.on_permission:
+                self.on_permission(permitted)
+        self._report(now, self._status(plugged, fault, permitted), err)
+        if tx and cfg["MeterValueSampleInterval"] and ticks_diff(now, self._mv_due) >= 0:
+            self._mv_due = later(now, cfg["MeterValueSampleInterval"])
+            self.sample("MeterValuesSampledData", "StopTxnSampledData", "Sample.Periodic")
+
+    def _status(self, plugged, fault, permitted):
+        if fault:
+            return "Faulted"
+        if self.tx:
+            if not plugged or (permitted and self.ev_ready and not self.ev_ready()):
+                return "SuspendedEV"
+            return "Charging" if permitted else "SuspendedEVSE"
+        if not self.operative:
+            return "Unavailable"
+        if self.finishing:
+            return "Finishing"
+        if plugged or self.session:
+            return "Preparing"
+        return "Available"
+
+    def _report(self, now, status, err):
+        """StatusNotification once a new status has lasted MinimumStatusDuration."""
+        if status == self.status and err == self.reported_error:
+            self._want = status
+            return
+        if status != self._want:
+            self._want = status
+            self._since = now
+        if ticks_diff(now, self._since) >= self.cp.config.values["MinimumStatusDuration"] * 1000:
+            self.status = status
+            self.reported_error = err
+            self.cp.status_notification(self.id, status, err)
+
+    def _energy_left(self, tx):
+        limit = self.cp.config.values["MaxEnergyOnInvalidId"]
+        return self.energy and self.energy() - tx.meter_start < limit
+
+    def _meter(self):
+        return int(self.energy()) if self.energy else 0
+
+    # sessions and transactions
+
+    def authorized(self, id_tag, info):
+        """The outcome of an authorization at this connector (info None = refused)."""
+        ok = info is not None and info.get("status") == "Accepted"
+        parent = info and info.get("parentIdTag")
+        if self.tx:
+            if ok and self.tx.matches(id_tag, parent):
+                self.end("Local", id_tag)
+            return
+        if ok and self.operative and not self.session:
+            self.begin(id_tag, parent)
+
+    def begin(self, id_tag, parent=None):
+        """Authorize a transaction: it starts as soon as the cable is in."""
+        if self.tx or self.id == 0:
+            return False
+        self.session = (id_tag, parent)
+        self._session_at = ticks_ms()
+        return True
+
+    def _start(self, now):
+        id_tag, parent = self.session
+        self.session = None
+        self.finishing = False
+        tx = self.tx = Transaction(self.id, id_tag, parent, self._meter())
+        self.cp.call("StartTransaction", {"connectorId": self.id, "idTag": id_tag,
+                                          "meterStart": tx.meter_start, "timestamp": clock.iso(tx.start_time)},
+                     self._started, tx=tx)
+        tx.add(metering.sample(self, self.cp.config["StopTxnSampledData"], "Transaction.Begin"))
+        self._mv_due = later(now, self.cp.config["MeterValueSampleInterval"])
+
+    def _started(self, res, tx):
+        if res is None:
+            log("connector %d: StartTransaction failed, charging stopped" % self.id)
+            if self.tx is tx:
+                self.end("Other")
+            return
+        tx.id = res["transactionId"]
+        info = res["idTagInfo"]
+        self.cp.remember(tx.id_tag, info)
+        if info["status"] != "Accepted":
+            tx.deauthorized = True
+            if self.tx is tx and self.cp.config["StopTransactionOnInvalidId"]:
+                self.end("DeAuthorized")
+
+    def end(self, reason="Local", id_tag=None):
+        """Stop the transaction (StopTransaction reason); False if none runs."""
+        tx = self.tx
+        if tx is None:
+            if self.session:
+                self.session = None
+                return True
+            return False
+        self.tx = None
+        self.finishing = True
+        tx.add(metering.sample(self, self.cp.config["StopTxnSampledData"], "Transaction.End"))
+        p = {"meterStop": self._meter(), "timestamp": clock.iso(), "reason": reason}
+        if id_tag:
+            p["idTag"] = id_tag
+        if tx.data:
+            p["transactionData"] = tx.data
+        self.cp.call("StopTransaction", p, self._stopped, tx=tx)
+        return True
+
+    def _stopped(self, res, tx):
+        if res and "idTagInfo" in res:
+            self.cp.remember(tx.id_tag, res["idTagInfo"])
+
+    def sample(self, key, stop_key, context):
+        """Send a MeterValues of the measurands in config `key`; keep `stop_key` ones for Stop."""
+        cfg = self.cp.config
+        mv = metering.sample(self, cfg[key], context)
+        if mv:
+            self.cp.call("MeterValues", {"connectorId": self.id, "meterValue": [mv]}, tx=self.tx)
+        if self.tx:
+            self.tx.add(metering.sample(self, cfg[stop_key], context))
+
+    def unlock(self):
+        """UnlockConnector: stop the transaction, then release the cable."""
+        self.end("UnlockCommand")
+        if self.on_unlock is None:
+            return "NotSupported"
+        return "Unlocked" if self.on_unlock() else "UnlockFailed"
+

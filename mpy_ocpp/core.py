@@ -1,0 +1,84 @@
+# The Core profile's operations initiated by the CSMS. Each function is named after its OCPP
+# action and returns the answer's payload (or raises rpc.CallError).
+from .compat import ticks_ms
+from .connector import later
+from .rpc import CallError
+
+PROFILE = "Core"
+
+
+def _connector(cp, cid, zero=False):
+    if (cid == 0 and not zero) or cid >= len(cp.connectors):
+        return None
+    return cp.connectors[cid]
+
+
+def ChangeAvailability(cp, p):
+    cid = p["connectorId"]
+    if _connector(cp, cid, True) is None:
+        return {"status": "Rejected"}
+    done = cp.set_available(cid, p["type"] == "Operative")
+    return {"status": "Accepted" if done else "Scheduled"}
+
+
+def ChangeConfiguration(cp, p):
+    return {"status": cp.config.change(p["key"], p["value"])}
+
+
+def ClearCache(cp, p):
+    cp.cache.clear()
+    return {"status": "Accepted"}
+
+
+def DataTransfer(cp, p):
+    if cp.on_data_transfer is None:
+        return {"status": "UnknownVendorId"}
+    status, data = cp.on_data_transfer(p["vendorId"], p.get("messageId"), p.get("data"))
+    return {"status": status, "data": data} if data is not None else {"status": status}
+
+
+def GetConfiguration(cp, p):
+    keys = p.get("key")
+    if keys and len(keys) > cp.config["GetConfigurationMaxKeys"]:
+        raise CallError("OccurenceConstraintViolation", "More keys than GetConfigurationMaxKeys")
+    return cp.config.get_configuration(keys)
+
+
+def RemoteStartTransaction(cp, p):
+    cid = p.get("connectorId")
+    tag = p["idTag"]
+    if cid is None:
+        c = cp._connector_for(0, tag)
+    else:
+        c = _connector(cp, cid)
+    if c is None or c.tx or c.session or not c.operative or c.status == "Faulted":
+        return {"status": "Rejected"}
+    if cp.config["AuthorizeRemoteTxRequests"]:
+        cp.authorize(tag, lambda info: c.authorized(tag, info))
+    else:
+        c.begin(tag)
+    return {"status": "Accepted"}
+
+
+def RemoteStopTransaction(cp, p):
+    for c in cp.connectors:
+        if c.tx and c.tx.id == p["transactionId"]:
+            c.end("Remote")
+            return {"status": "Accepted"}
+    return {"status": "Rejected"}
+
+
+def Reset(cp, p):
+    if cp.on_reset is None:
+        return {"status": "Rejected"}
+    hard = p["type"] == "Hard"
+    for c in cp.connectors:
+        c.end("HardReset" if hard else "SoftReset")
+    # the hook runs once the StopTransactions are out, or after 15 s
+    cp.resetting = [hard, later(ticks_ms(), 15), cp.config["ResetRetries"]]
+    return {"status": "Accepted"}
+
+
+def UnlockConnector(cp, p):
+    c = _connector(cp, p["connectorId"])
+    return {"status": c.unlock() if c else "NotSupported"}

@@ -1,0 +1,65 @@
+# OCPP-J RPC framing: [2, id, action, payload] / [3, id, payload] / [4, id, code, text, details].
+import json
+import random
+
+CALL = 2
+CALLRESULT = 3
+CALLERROR = 4
+
+# Spellings other peers use for the 1.6 codes (2.0.1 names, typos fixed in later editions).
+_ALIASES = (
+    ("FormatViolation", "FormationViolation"),
+    ("OccurrenceConstraintViolation", "OccurenceConstraintViolation"),
+    ("MessageTypeNotSupported", "NotSupported"),
+)
+
+
+class CallError(Exception):
+    """Raised by a handler to answer with a CALLERROR."""
+
+    def __init__(self, code, description=""):
+        self.code = code
+        self.description = description
+
+
+def error_code(code):
+    """The 1.6 spelling of an error code received from any peer."""
+    for a, b in _ALIASES:
+        if code == a:
+            return b
+    return code
+
+
+class Ids:
+    """Unique message ids: a random per-boot prefix and a counter (well under 36 chars)."""
+
+    def __init__(self):
+        self.prefix = "%08x" % random.getrandbits(32)
+        self.n = 0
+
+    def next(self):
+        self.n += 1
+        return "%s-%d" % (self.prefix, self.n)
+
+
+def call(mid, action, payload):
+    return json.dumps([CALL, mid, action, payload])
+
+
+def result(mid, payload):
+    return json.dumps([CALLRESULT, mid, payload])
+
+
+def error(mid, code, description=""):
+    return json.dumps([CALLERROR, mid, code, description, {}])
+
+
+def find_id(text):
+    """The message id of a frame that did not parse, if it starts like '[2, "id"' (else None)."""
+    i = text.find('"')
+    if i < 0 or text[:i].replace(" ", "").replace("\n", "") != "[2,":
+        return None
+    j = text.find('"', i + 1)
+    if j < 0 or j - i - 1 > 36:
+        return None
+    return text[i + 1:j]

@@ -1,0 +1,65 @@
+# Files in the state directory chosen by the firmware. Writes are atomic: the new content goes
+# to NAME.tmp, then a rename replaces NAME, so a power cut leaves the old or the new file.
+import json
+import os
+
+from .compat import log
+
+
+def _makedirs(path):
+    part = ""
+    for p in path.split("/"):
+        part = part + "/" + p if part or path[0] == "/" else p
+        if p:
+            try:
+                os.mkdir(part)
+            except OSError:
+                pass  # exists
+
+
+class Store:
+    def __init__(self, path):
+        self.path = path.rstrip("/") or "/"
+        _makedirs(self.path)
+
+    def _file(self, name):
+        return self.path + "/" + name
+
+    def read(self, name):
+        for n in (name, name + ".tmp"):  # .tmp survives only a cut between remove and rename (FAT)
+            try:
+                with open(self._file(n), "rb") as f:
+                    return f.read()
+            except OSError:
+                pass
+        return None
+
+    def write(self, name, data):
+        p = self._file(name)
+        with open(p + ".tmp", "wb") as f:
+            f.write(data)
+        try:
+            os.rename(p + ".tmp", p)  # littlefs and POSIX replace atomically
+        except OSError:
+            self.remove(name)  # FAT will not rename over an existing file
+            os.rename(p + ".tmp", p)
+
+    def remove(self, name):
+        try:
+            os.remove(self._file(name))
+        except OSError:
+            pass
+
+    def load(self, name, default=None):
+        """A JSON document, or `default` when missing or unreadable."""
+        data = self.read(name)
+        if data is None:
+            return default
+        try:
+            return json.loads(data)
+        except ValueError:
+            log("store: %s is corrupt, ignored" % name)
+            return default
+
+    def save(self, name, obj):
+        self.write(name, json.dumps(obj).encode())
