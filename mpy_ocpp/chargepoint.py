@@ -64,7 +64,8 @@ class ChargePoint:
         self.on_reset = None  # f(hard): restart the charger
         self.on_data_transfer = None  # f(vendor_id, message_id, data) -> (status, data)
         self.on_authorize = None  # f(connector_id, id_tag, status): show the driver the outcome
-        transport.connect(cp_id, cfg["AuthorizationKey"] or None)
+        self._rekey = False
+        self._connect()
 
     # the loop
 
@@ -73,6 +74,9 @@ class ChargePoint:
         msg = t.poll()
         if msg is not None:
             self.receive(msg)
+        if self._rekey:  # a new AuthorizationKey: reconnect once its answer is out
+            self._rekey = False
+            self._connect()
         if t.online != self.online:
             self._link(t.online)
         now = ticks_ms()
@@ -106,6 +110,10 @@ class ChargePoint:
             r[2] -= 1
             if r[2] < 0 or self.on_reset(r[0]) is not False:
                 self.resetting = None
+
+    def _connect(self):
+        key = self.config.values["AuthorizationKey"]  # Basic auth only with a key (profile 1/2)
+        self.transport.connect(self.id if key else None, key or None)
 
     def _link(self, online):
         self.online = online
@@ -298,10 +306,11 @@ class ChargePoint:
     # services for the connectors and the profiles
 
     def status_notification(self, cid, status, err):
-        for e in self.queue:  # only the newest status of a connector matters
-            if e[_ACTION] == "StatusNotification" and e[_PAYLOAD]["connectorId"] == cid:
-                self.queue.remove(e)
-                break
+        if not (self.online and self.accepted):
+            for e in self.queue:  # offline, only the newest status of a connector matters
+                if e[_ACTION] == "StatusNotification" and e[_PAYLOAD]["connectorId"] == cid:
+                    self.queue.remove(e)
+                    break
         p = {"connectorId": cid, "status": status, "errorCode": "NoError", "timestamp": clock.iso()}
         if err is not None:
             if type(err) is str:
@@ -410,7 +419,7 @@ class ChargePoint:
         elif name == "ClockAlignedDataInterval":
             self._align()
         elif name == "AuthorizationKey":
-            self.transport.connect(self.id, v[name] or None)  # used from the next connection on
+            self._rekey = True
         elif name == "WebSocketPingInterval" and hasattr(self.transport, "ping_interval"):
             self.transport.ping_interval = v[name]
         elif name == "AuthorizationCacheEnabled" and not v[name]:

@@ -1,0 +1,129 @@
+"""Validate incoming OCPP 1.6 payloads against the tables in schema.py (draft-04 semantics).
+
+check(name, payload) -> None if valid, else (error_code, "field.path: what"); `name` is a
+CSMS->CP action (its request) or "<CP->CSMS action>Response". Unknown names: None.
+
+Nodes of schema.T (children are indices into T):
+  object  (nrequired, name, child, name, child, ...)  required names first; no other names allowed
+  enum    ("value", ...)                               a string, one of these
+  array   (_ARR, child, minItems, maxItems or None)
+  string  (_STR, maxLength or None)
+  other   (_DT,) date-time string, (_INT,), (_BOOL,), (_NUM, multipleOf or None, minimum or None)
+
+The first error found is returned. Order: payload not an object; then per object: unknown
+property, missing required property, then each property in payload order (depth first);
+per value: its JSON type, then its constraints, then array items in order.
+Deviations from jsonschema's Draft4Validator: date-time is checked (syntax and field ranges,
+not days per month); multipleOf allows float rounding (0.3 is a multiple of 0.1 here).
+"""
+from .compat import const
+from .schema import T, spec
+
+_ARR = const(-1)
+_STR = const(-2)
+_DT = const(-3)
+_INT = const(-4)
+_NUM = const(-5)
+_BOOL = const(-6)
+
+_TYPE = ("TypeConstraintViolation", ": wrong type")
+_OCC = "OccurenceConstraintViolation"
+_PROP = "PropertyConstraintViolation"
+
+
+def check(name, payload):
+    n = spec(name)
+    if n is None:
+        return None
+    if type(payload) is not dict:
+        return ("FormationViolation", "payload: not a JSON object")
+    e = _val(n, payload)
+    return e and (e[0], e[1][1:])  # drop the leading "." of the top-level name
+
+
+def _val(n, v):
+    # None, or (code, path + ": what") with the path starting with "." or "["
+    k = n[0]
+    t = type(v)
+    if type(k) is str:
+        if t is not str:
+            return _TYPE
+        if v not in n:
+            return (_PROP, ": bad enum value")
+    elif k >= 0:
+        if t is not dict:
+            return _TYPE
+        for p in v:
+            if p not in n:
+                return ("FormationViolation", "." + p + ": not allowed")
+        for i in range(1, 1 + 2 * k, 2):
+            if n[i] not in v:
+                return (_OCC, "." + n[i] + ": missing")
+        for p in v:
+            e = _val(T[n[n.index(p) + 1]], v[p])
+            if e:
+                return (e[0], "." + p + e[1])
+    elif k == _ARR:
+        if t is not list:
+            return _TYPE
+        if len(v) < n[2] or n[3] is not None and len(v) > n[3]:
+            return (_OCC, ": wrong number of items")
+        for i in range(len(v)):
+            e = _val(T[n[1]], v[i])
+            if e:
+                return (e[0], "[%d]%s" % (i, e[1]))
+    elif k == _NUM:
+        if t is not int and t is not float:
+            return _TYPE
+        if n[2] is not None and v < n[2]:
+            return (_PROP, ": below minimum")
+        m = n[1]
+        if m is not None:
+            try:
+                q = v / m
+                f = q % 1
+            except OverflowError:  # CPython: an int beyond float range
+                q = f = 0.5
+            # allow float rounding: relative 1e-9, or 1e-6 on single-precision ports; inf/nan fail
+            if not min(f, 1 - f) <= (abs(q) + 1) * (1e-6 if m + m * 1e-10 == m else 1e-9):
+                return (_PROP, ": not a multiple of %s" % m)
+    elif t is not (str if k >= _DT else int if k == _INT else bool):
+        return _TYPE
+    elif k == _STR:
+        if n[1] is not None and len(v) > n[1]:
+            return (_PROP, ": too long")
+    elif k == _DT and not _date_time(v):
+        return (_PROP, ": not an ISO 8601 date-time")
+    return None
+
+
+def _fits(s, i, t):
+    # s[i:] starts like template t, where "0" stands for any digit
+    for c in t:
+        d = s[i]
+        if d != c and (c != "0" or not "0" <= d <= "9"):
+            return False
+        i += 1
+    return True
+
+
+def _two(s, i):
+    return ord(s[i]) * 10 + ord(s[i + 1]) - 528  # digits checked by _fits
+
+
+def _date_time(s):
+    # YYYY-MM-DDTHH:MM:SS[.digits](Z|+HH:MM|-HH:MM), fields in range
+    n = len(s)
+    if n < 20 or not _fits(s, 0, "0000-00-00T00:00:00"):
+        return False
+    for i, lo, hi in ((5, 1, 12), (8, 1, 31), (11, 0, 23), (14, 0, 59), (17, 0, 60)):
+        if not lo <= _two(s, i) <= hi:
+            return False
+    z = n - 1 if s[n - 1] == "Z" else n - 6  # where the zone starts
+    if z < 19 or z > 19 and (s[19] != "." or z == 20):
+        return False
+    for i in range(20, z):
+        if not "0" <= s[i] <= "9":
+            return False
+    return z == n - 1 or (s[z] in "+-" and _fits(s, z + 1, "00:00") and _two(s, z + 1) < 24
+                          and _two(s, z + 4) < 60)

@@ -1,0 +1,217 @@
+"""Generate mpy_ocpp/schema.py from the official OCPP 1.6 JSON schemas (CPython, host only).
+
+    .venv/bin/python tools/gen_schema.py            # rewrite mpy_ocpp/schema.py
+    .venv/bin/python tools/gen_schema.py --check    # exit 1 if it is out of date
+
+Only what the charge point receives: the requests of the CSMS->CP actions and the responses of
+the CP->CSMS actions. Every distinct sub-schema becomes one entry of the constant tuple `T`
+(shared ones - idTagInfo, chargingProfile, enums - appear once); entries refer to each other
+by index, so the whole table is one constant that mpy-cross freezes into flash. The node
+layout is described in mpy_ocpp/validate.py; the kind numbers below must match its consts.
+"""
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "mpy_ocpp" / "schema.py"
+
+# CSMS -> CP actions of OCPP 1.6 (all profiles): the charge point validates their requests.
+CALLS = (
+    "CancelReservation", "ChangeAvailability", "ChangeConfiguration", "ClearCache",
+    "ClearChargingProfile", "DataTransfer", "GetCompositeSchedule", "GetConfiguration",
+    "GetDiagnostics", "GetLocalListVersion", "RemoteStartTransaction", "RemoteStopTransaction",
+    "ReserveNow", "Reset", "SendLocalList", "SetChargingProfile", "TriggerMessage",
+    "UnlockConnector", "UpdateFirmware",
+)
+# CP -> CSMS actions: the charge point validates their responses.
+SENT = (
+    "Authorize", "BootNotification", "DataTransfer", "DiagnosticsStatusNotification",
+    "FirmwareStatusNotification", "Heartbeat", "MeterValues", "StartTransaction",
+    "StatusNotification", "StopTransaction",
+)
+
+ARR, STR, DT, INT, NUM, BOOL = range(-1, -7, -1)  # = _ARR.._BOOL in mpy_ocpp/validate.py
+IGNORED = {"$schema", "$id", "title", "description"}
+
+
+def schema_dir():
+    import ocpp
+
+    return Path(ocpp.__file__).parent / "v16" / "schemas"
+
+
+def load(name):
+    return json.loads((schema_dir() / (name + ".json")).read_text(encoding="utf-8-sig"))
+
+
+def node(s, path):
+    """The schema `s` as a hashable node; children are nodes too (replaced by indices later)."""
+    def take(*keys):
+        extra = set(s) - IGNORED - {"type"} - set(keys)
+        if extra:
+            raise SystemExit("%s: unsupported keywords %s" % (path, sorted(extra)))
+        return [s.get(k) for k in keys]
+
+    t = s.get("type")
+    if t == "object":
+        props, req, add = take("properties", "required", "additionalProperties")
+        if add is not False:
+            raise SystemExit(path + ": only additionalProperties false is supported")
+        props, req = props or {}, req or []
+        if len(set(req)) != len(req) or any(n not in props for n in req):
+            raise SystemExit(path + ": bad required list")
+        out = [len(req)]
+        for n in req + [n for n in props if n not in req]:
+            out += [n, node(props[n], path + "." + n)]
+        return tuple(out)
+    if t == "array":
+        items, lo, hi, _ = take("items", "minItems", "maxItems", "additionalItems")
+        if not isinstance(items, dict):
+            raise SystemExit(path + ": only a single items schema is supported")
+        return (ARR, node(items, path + "[]"), lo or 0, hi)
+    if t == "string":
+        # additionalProperties on a string is meaningless (and ignored by draft-04)
+        enum, mx, fmt, _ = take("enum", "maxLength", "format", "additionalProperties")
+        if enum:
+            if mx is not None or fmt or not all(isinstance(e, str) for e in enum):
+                raise SystemExit(path + ": unsupported enum")
+            return tuple(enum)
+        if fmt == "date-time":
+            if mx is not None:
+                raise SystemExit(path + ": maxLength on a date-time")
+            return (DT,)
+        if fmt not in (None, "uri"):  # uri: not checked (nor by jsonschema without rfc3987)
+            raise SystemExit(path + ": unsupported format " + fmt)
+        return (STR, mx)
+    if t == "integer":
+        take()
+        return (INT,)
+    if t == "number":
+        mul, lo = take("multipleOf", "minimum")
+        return (NUM, mul, lo)
+    if t == "boolean":
+        take()
+        return (BOOL,)
+    raise SystemExit("%s: unsupported type %r" % (path, t))
+
+
+def kind(n):
+    return "enum" if type(n[0]) is str else "object" if n[0] >= 0 else n[0]
+
+
+def children(n):
+    k = kind(n)
+    return list(n[2::2]) if k == "object" else [n[1]] if k == ARR else []
+
+
+def build():
+    """The table T (most referenced nodes first, then the roots in CALLS + SENT order), the
+    index of the first root, and for each node the property names it is used for."""
+    roots = [node(load(a), a) for a in CALLS] + [node(load(a + "Response"), a + "Response")
+                                                 for a in SENT]
+    uses = Counter()
+    keys = {}
+
+    def count(n):
+        for i, c in enumerate(children(n)):
+            uses[c] += 1
+            keys.setdefault(c, set()).add(n[1 + 2 * i] if kind(n) == "object" else "items")
+            if uses[c] == 1:
+                count(c)
+
+    for r in roots:
+        count(r)
+    inner = sorted(uses, key=lambda n: (-uses[n], repr(n)))  # repr: stable order
+    index = {n: i for i, n in enumerate(inner)}
+
+    def flat(n):
+        k = kind(n)
+        if k == ARR:
+            return (ARR, index[n[1]]) + n[2:]
+        if k != "object":
+            return n
+        out = [n[0]]
+        for i in range(1, len(n), 2):
+            out += [n[i], index[n[i + 1]]]
+        return tuple(out)
+
+    # roots are never shared: T[first + i] belongs to action i even if two schemas are equal
+    return [flat(n) for n in inner + roots], len(inner), [keys[n] for n in inner]
+
+
+def describe(n):
+    k = kind(n)
+    return k if type(k) is str else ("array", "string", "date-time", "integer", "number",
+                                     "boolean")[-1 - k]
+
+
+def wrap(n, width=99):
+    """Source lines of node n: a tuple, an object's name/child pairs kept together."""
+    parts = [repr(x) for x in n]
+    if len(parts) == 1:
+        return ["    (%s,)," % parts[0]]
+    if kind(n) == "object":
+        parts = parts[:1] + ["%s, %s" % p for p in zip(parts[1::2], parts[2::2])]
+    lines = ["    ("]
+    for p in parts:
+        if len(lines[-1]) + len(p) + 2 > width:
+            lines.append("     ")
+        lines[-1] += p + ", "
+    return [ln.rstrip() for ln in lines[:-1]] + [lines[-1][:-2] + "),"]
+
+
+def render():
+    table, first, keys = build()
+    lines = [
+        "# Generated by tools/gen_schema.py from the OCPP 1.6 JSON schemas of the `ocpp`",
+        "# package - do not edit. Regenerate: .venv/bin/python tools/gen_schema.py",
+        "# Node layout: see mpy_ocpp/validate.py. All tables are constants (no heap when frozen).",
+        "# T[%d + i] is the request of CALLS[i], then come the responses of _SENT." % first,
+        "",
+        "# CSMS->CP actions the charge point knows (their requests are in T)",
+        "CALLS = (",
+    ]
+    lines += ["    %r," % a for a in CALLS]
+    lines += [")", "# CP->CSMS actions whose responses (\"<name>Response\") are in T", "_SENT = ("]
+    lines += ["    %r," % a for a in SENT]
+    lines += [")", "", "T = ("]
+    names = list(CALLS) + [a + "Response" for a in SENT]
+    for i, n in enumerate(table):
+        if i < first:
+            used = sorted(keys[i])
+            what = "%s: %s" % (describe(n), ", ".join(used[:4]) + (", ..." if used[4:] else ""))
+        else:
+            what = names[i - first]
+        lines.append("    # %d %s" % (i, what))
+        lines += wrap(n)
+    lines += [
+        ")",
+        "",
+        "",
+        "def spec(name):",
+        "    \"\"\"The root node of the request `name` or of the response `name + 'Response'`,",
+        "    or None.\"\"\"",
+        "    if name in CALLS:",
+        "        return T[%d + CALLS.index(name)]" % first,
+        "    if name.endswith(\"Response\"):",
+        "        n = len(name) - 8",
+        "        for i in range(len(_SENT)):",
+        "            if len(_SENT[i]) == n and name.startswith(_SENT[i]):",
+        "                return T[%d + i]" % (first + len(CALLS)),
+        "    return None",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main():
+    text = render()
+    if "--check" in sys.argv:
+        sys.exit(0 if OUT.exists() and OUT.read_text() == text else 1)
+    OUT.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
