@@ -381,10 +381,11 @@ class ChargePoint:
                     return c
         return None
 
-    def measurand_ok(self, m):
+    def measurand_ok(self, m, available=True):
+        """An OCPP measurand, and (if `available`) one that some connector can measure."""
         for name, _ in MEASURANDS:
             if name == m:
-                return any(inputs(c, m) for c in self.connectors)
+                return not available or any(inputs(c, m) for c in self.connectors)
         return False
 
     def set_available(self, cid, available):

@@ -63,7 +63,8 @@ def _text(kind, v):
 
 
 class Config:
-    """Values by exact key name; `measurand_ok(name)` and `connectors` come from ChargePoint."""
+    """Values by exact key name; `measurand_ok(name, available)` and `connectors` come from
+    ChargePoint."""
 
     def __init__(self, store, measurand_ok, connectors):
         self.store = store
@@ -92,7 +93,7 @@ class Config:
     def load(self):
         for name, text in self.store.load(_FILE, {}).items():
             k = self.find(name)
-            v = k and self.parse(k, text)
+            v = k and self.parse(k, text, False)
             if v is None:
                 log("config: stored %s ignored" % name)
             else:
@@ -106,8 +107,9 @@ class Config:
                 return k
         return None
 
-    def parse(self, k, text):
-        """The typed value of `text` for key `k`, or None if it is not valid."""
+    def parse(self, k, text, strict=True):
+        """The typed value of `text` for key `k`, or None if it is not valid. Stored values are
+        read before the firmware has wired its meters: `strict=False` checks names only."""
         name, kind = k[0], k[1]
         if kind == BOOL:
             t = text.lower()
@@ -117,7 +119,7 @@ class Config:
             if name == "LightIntensity" and v is not None and v > 100:
                 v = None
         elif kind in (MEASURANDS, ROTATION):
-            v = self._list(k, text)
+            v = self._list(k, text, strict)
         else:
             v = text
         check = self.checks.get(name)
@@ -125,14 +127,14 @@ class Config:
             v = None
         return v
 
-    def _list(self, k, text):
+    def _list(self, k, text, strict):
         items = [i.strip() for i in text.split(",")] if text.strip() else []
         limit = self.values.get(k[0] + "MaxLength")
         if limit is not None and len(items) > limit:
             return None
         for i in items:
             if k[1] == MEASURANDS:
-                ok = self.measurand_ok(i)
+                ok = self.measurand_ok(i, strict)
             else:
                 c, _, r = i.partition(".")
                 ok = c.isdigit() and int(c) <= self.connectors and r in _ROTATIONS

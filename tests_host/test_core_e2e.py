@@ -191,3 +191,38 @@ def test_reconnect_after_csms_restart(runtime, csms, run):
     csms.wait_for(lambda: csms.connected("CP_1"), timeout=30)
     csms.wait_for(lambda: "Preparing" in statuses(csms, 1), timeout=15)
     assert csms.violations == []
+
+
+KEY = "0123456789abcdef0123456789abcdef"
+
+
+def test_security_profile_2_wss_with_basic_auth(runtime, csms_factory, run, tls):
+    csms = csms_factory(auth={"CP_1": KEY}, ssl_context=tls.server_context)
+    assert csms.url.startswith("wss://")
+    sim = run(runtime, server=csms, ca=tls.ca_der, auth_key=KEY)
+    csms.wait_action("CP_1", "StatusNotification", count=3)
+    hs = [h for h in csms.handshakes if h["accepted"]][-1]
+    assert hs["user"] == "CP_1" and hs["password"] == KEY.encode()
+    sim.cmd("plug 1", "tag 1 CARD")
+    csms.wait_action("CP_1", "StartTransaction")
+    assert csms.violations == []
+
+
+def test_wrong_key_is_refused(runtime, csms_factory, run, tls):
+    csms = csms_factory(auth={"CP_1": KEY})
+    sim = run(runtime, server=csms, boot=False, auth_key="not-the-right-key-at-all")
+    csms.wait_for(lambda: len(csms.handshakes) >= 1)
+    assert not any(h["accepted"] for h in csms.handshakes)
+    assert csms.received("CP_1") == []
+    assert sim.wait_status(lambda s: not s["online"])["accepted"] is False
+
+
+def test_wss_refuses_an_unknown_ca(runtime, csms_factory, run, tls, tmp_path):
+    import trustme
+    other = tmp_path / "other-ca.der"
+    other.write_bytes(__import__("ssl").PEM_cert_to_DER_cert(trustme.CA().cert_pem.bytes().decode()))
+    csms = csms_factory(ssl_context=tls.server_context)
+    sim = run(runtime, server=csms, boot=False, ca=str(other))
+    sim.cmd("wait 1")
+    assert sim.wait_status(lambda s: not s["online"])["accepted"] is False
+    assert csms.received("CP_1") == []

@@ -1,0 +1,229 @@
+# Unit tests of the core's pieces, plain asserts: run on MicroPython by tools/mptest.py and
+# on CPython by pytest. A fake transport here tests one state machine at a time; the proof
+# that features work is the end-to-end suite against the real CSMS.
+import json
+import os
+
+from mpy_ocpp import ChargePoint, clock
+from mpy_ocpp.authorization_cache import AuthorizationCache
+from mpy_ocpp.config import INT, REBOOT
+from mpy_ocpp.rpc import Ids, error_code, find_id
+from mpy_ocpp.store import Store
+
+_N = [0]
+
+
+def _dir():
+    _N[0] += 1
+    d = "/tmp/mpy_ocpp_unit_%d_%d" % (os.getpid() if hasattr(os, "getpid") else 0, _N[0])
+    try:
+        for f in os.listdir(d):
+            os.remove(d + "/" + f)
+    except OSError:
+        pass
+    return d
+
+
+class Link:
+    """A fake transport: records what is sent, hands over what the test queues."""
+
+    def __init__(self):
+        self.sent = []
+        self.inbox = []
+        self.online = True
+        self.error = None
+
+    def connect(self, user, password):
+        self.creds = (user, password)
+
+    def poll(self):
+        return self.inbox.pop(0) if self.inbox else None
+
+    def send(self, text):
+        self.sent.append(json.loads(text))
+        return self.online
+
+    def close(self):
+        pass
+
+
+def _booted(connectors=1, state=None):
+    link = Link()
+    cp = ChargePoint("CP_1", link, Store(state or _dir()), connectors=connectors)
+    for c in cp.connectors[1:]:
+        c.energy = lambda: 100
+    cp.loop()
+    _answer(cp, link, {"status": "Accepted", "currentTime": "2026-01-01T00:00:00Z", "interval": 300})
+    for _ in range(connectors + 1):
+        _answer(cp, link, {})
+    return cp, link
+
+
+def _last_call(link):
+    return [m for m in link.sent if m[0] == 2][-1]
+
+
+def _answer(cp, link, payload):
+    cp.loop()
+    link.inbox.append(json.dumps([3, _last_call(link)[1], payload]))
+    cp.loop()
+    cp.loop()
+
+
+def _call(cp, link, action, payload):
+    link.inbox.append(json.dumps([2, "t1", action, payload]))
+    cp.loop()
+    return [m for m in link.sent if m[1] == "t1"][-1]
+
+
+def test_clock_parse_and_format():
+    assert clock.parse("2026-11-21T10:00:00Z") == clock.parse("2026-11-21T11:00:00.5+01:00")
+    assert clock.parse("2026-11-21T10:00:00-02:00") - clock.parse("2026-11-21T10:00:00Z") == 7200
+    assert clock.parse("2026-13-21") is None and clock.parse("nonsense") is None
+    assert clock.iso(clock.parse("2030-02-03T04:05:06Z")) == "2030-02-03T04:05:06Z"
+
+
+def test_store_atomic_write_and_recovery():
+    s = Store(_dir())
+    s.save("a.json", {"x": 1})
+    assert s.load("a.json") == {"x": 1}
+    s.write("b.json", b"{broken")
+    assert s.load("b.json", "default") == "default"
+    s.write("c.json.tmp", b'{"y": 2}')  # a cut after removing c.json, before the rename
+    assert s.load("c.json") == {"y": 2}
+
+
+def test_rpc_ids_and_error_spellings():
+    ids = Ids()
+    a, b = ids.next(), ids.next()
+    assert a != b and len(a) <= 36
+    assert error_code("FormatViolation") == "FormationViolation"
+    assert error_code("OccurrenceConstraintViolation") == "OccurenceConstraintViolation"
+    assert error_code("NotImplemented") == "NotImplemented"
+    assert find_id('[2, "abc", "Reset", {') == "abc" and find_id('{"a": 1}') is None
+
+
+def test_configuration_types_flags_and_persistence():
+    d = _dir()
+    cp, link = _booted(state=d)
+    cfg = cp.config
+    assert cfg.change("HeartbeatInterval", "60") == "Accepted" and cfg["HeartbeatInterval"] == 60
+    assert cfg.change("heartbeatinterval", "-5") == "Rejected" and cfg["HeartbeatInterval"] == 60
+    assert cfg.change("LocalPreAuthorize", "TRUE") == "Accepted" and cfg["LocalPreAuthorize"] is True
+    assert cfg.change("LocalPreAuthorize", "yes") == "Rejected"
+    assert cfg.change("NumberOfConnectors", "4") == "Rejected"
+    assert cfg.change("LightIntensity", "101") == "Rejected"
+    assert cfg.change("ConnectorPhaseRotation", "0.RST,1.RTS") == "Accepted"
+    assert cfg.change("ConnectorPhaseRotation", "2.RST") == "Rejected"  # only connectors 0..1
+    assert cfg.change("MeterValuesSampledData", "Power.Active.Import") == "Rejected"  # no such input
+    assert cfg.change("MeterValuesSampledData", "Energy.Active.Import.Register") == "Accepted"
+    assert cfg.change("MeterValuesSampledData", ",".join(["Energy.Active.Import.Register"] * 9)) == "Rejected"
+    assert cfg.change("Nope", "1") == "NotSupported"
+    cfg.declare("CsmsUrl", 2, "ws://a", REBOOT)
+    assert cfg.change("CsmsUrl", "ws://b") == "RebootRequired"
+    cfg.declare("FanSpeed", INT, 1, check=lambda v: v <= 3)
+    assert cfg.change("FanSpeed", "4") == "Rejected" and cfg.change("FanSpeed", "3") == "Accepted"
+    assert cfg.change("AuthorizationKey", "secretsecretsecret") == "Accepted"
+    # a new charge point over the same state directory sees the values
+    cp2 = ChargePoint("CP_1", Link(), Store(d), connectors=1)
+    assert cp2.config["HeartbeatInterval"] == 60 and cp2.config["LocalPreAuthorize"] is True
+    assert cp2.config["AuthorizationKey"] == "secretsecretsecret"
+    assert cp2.transport.creds == ("CP_1", "secretsecretsecret")
+    keys = [k["key"] for k in cp2.config.get_configuration(None)["configurationKey"]]
+    assert "AuthorizationKey" not in keys and "HeartbeatInterval" in keys
+
+
+def test_authorization_cache_bounded_and_expiry():
+    cache = AuthorizationCache(Store(_dir()), size=3)
+    for i in range(5):
+        cache.update("T%d" % i, {"status": "Accepted"})
+    assert len(cache.entries) == 3 and cache.lookup("T0") is None and cache.lookup("T4")
+    cache.update("OLD", {"status": "Accepted", "expiryDate": "2001-01-01T00:00:00Z"})
+    assert cache.lookup("OLD")["status"] == "Expired"
+    cache.clear()
+    assert cache.lookup("T4") is None
+
+
+def test_cached_tag_starts_offline_and_unknown_tag_does_not():
+    cp, link = _booted()
+    cp.remember("KNOWN", {"status": "Accepted"})
+    link.online = False
+    cp.loop()
+    cp.tag(1, "UNKNOWN")
+    cp.loop()
+    assert cp.connectors[1].session is None
+    cp.tag(1, "KNOWN")  # LocalAuthorizeOffline is true by default
+    cp.loop()
+    assert cp.connectors[1].tx is not None and cp.connectors[1].permitted
+
+
+def test_minimum_status_duration_holds_back_short_statuses():
+    cp, link = _booted()
+    cp.config.change("MinimumStatusDuration", "100")
+    plugged = [True]
+    c = cp.connectors[1]
+    c.plugged = lambda: plugged[0]
+    for _ in range(3):
+        cp.loop()
+    plugged[0] = False
+    for _ in range(3):
+        cp.loop()
+    sent = [m[3]["status"] for m in link.sent if m[0] == 2 and m[2] == "StatusNotification"]
+    assert "Preparing" not in sent
+
+
+def test_answers_while_own_call_is_outstanding():
+    cp, link = _booted()
+    cp.call("DataTransfer", {"vendorId": "x"})
+    cp.loop()
+    assert cp.pending is not None
+    reply = _call(cp, link, "ClearCache", {})
+    assert reply == [3, "t1", {"status": "Accepted"}] and cp.pending is not None
+
+
+def test_data_transfer_unknown_vendor_without_hook():
+    cp, link = _booted()
+    assert _call(cp, link, "DataTransfer", {"vendorId": "x"})[2] == {"status": "UnknownVendorId"}
+    cp.on_data_transfer = lambda v, m, d: ("Accepted", None)
+    assert _call(cp, link, "DataTransfer", {"vendorId": "x"})[2] == {"status": "Accepted"}
+
+
+def test_reset_without_hook_is_rejected_and_with_hook_waits_for_stop():
+    cp, link = _booted()
+    assert _call(cp, link, "Reset", {"type": "Hard"})[2] == {"status": "Rejected"}
+    done = []
+    cp.on_reset = lambda hard: done.append(hard)
+    cp.connectors[1].begin("TAG")
+    cp.loop()
+    assert cp.connectors[1].tx
+    assert _call(cp, link, "Reset", {"type": "Hard"})[2] == {"status": "Accepted"}
+    cp.loop()
+    assert done == []  # StartTransaction and StopTransaction still to go
+    _answer(cp, link, {"transactionId": 5, "idTagInfo": {"status": "Accepted"}})
+    while _last_call(link)[2] == "StatusNotification":
+        assert done == []
+        _answer(cp, link, {})
+    stop = _last_call(link)
+    assert stop[2] == "StopTransaction" and stop[3]["reason"] == "HardReset"
+    _answer(cp, link, {})
+    cp.loop()
+    assert done == [True]
+
+
+def test_transaction_message_retried_then_given_up():
+    cp, link = _booted()
+    cp.config.change("TransactionMessageAttempts", "2")
+    cp.config.change("TransactionMessageRetryInterval", "0")
+    cp.connectors[1].begin("TAG")
+    cp.loop()
+    cp.loop()
+    assert link.sent[-1][2] == "StartTransaction"
+    first = link.sent[-1][1]
+    link.inbox.append(json.dumps([4, first, "InternalError", "", {}]))
+    cp.loop()
+    cp.loop()
+    assert link.sent[-1][2] == "StartTransaction" and link.sent[-1][1] != first
+    link.inbox.append(json.dumps([4, link.sent[-1][1], "InternalError", "", {}]))
+    cp.loop()
+    cp.loop()
+    assert cp.connectors[1].tx is None  # given up: the charge stops
