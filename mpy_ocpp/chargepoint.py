@@ -66,6 +66,7 @@ class ChargePoint:
         self.on_authorize = None  # f(connector_id, id_tag, status): show the driver the outcome
         self._rekey = False
         self._connect()
+        self._set_ping()
 
     # the loop
 
@@ -114,6 +115,11 @@ class ChargePoint:
     def _connect(self):
         key = self.config.values["AuthorizationKey"]  # Basic auth only with a key (profile 1/2)
         self.transport.connect(self.id if key else None, key or None)
+
+    def _set_ping(self):
+        f = getattr(self.transport, "set_ping", None)  # optional in the transport interface
+        if f:
+            f(self.config.values["WebSocketPingInterval"])
 
     def _link(self, online):
         self.online = online
@@ -421,7 +427,7 @@ class ChargePoint:
             self._align()
         elif name == "AuthorizationKey":
             self._rekey = True
-        elif name == "WebSocketPingInterval" and hasattr(self.transport, "ping_interval"):
-            self.transport.ping_interval = v[name]
+        elif name == "WebSocketPingInterval":
+            self._set_ping()
         elif name == "AuthorizationCacheEnabled" and not v[name]:
             self.cache.clear()

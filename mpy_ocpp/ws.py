@@ -1,0 +1,427 @@
+# RFC 6455 WebSocket client (ws:// and wss://) for OCPP-J: the transport handed to ChargePoint.
+# Non-blocking and self-reconnecting; the caller drives everything with poll(). Two spots block
+# on purpose: DNS (getaddrinfo has no non-blocking form on the ports), and send(), which loops
+# until its one frame is written (at most `timeout`). On MicroPython the TLS handshake's
+# public-key math also runs inside one write call (about a second on an ESP32).
+# Messages come back as str. A text message that is not valid UTF-8 fails the connection (close
+# 1007, as RFC 6455 asks); a message over max_size is read and dropped, and poll() returns bytes
+# with its first 64 bytes so the core can still answer the call. Binary messages are ignored.
+# The receive buffer also holds the HTTP upgrade reply, so max_size bounds that too.
+import sys
+import select
+import socket
+import hashlib
+from binascii import a2b_base64, b2a_base64
+from errno import EINPROGRESS
+
+from .compat import const, ticks_ms, ticks_diff, ticks_add, log as _log
+
+try:
+    from os import urandom as _rand
+except ImportError:  # ports without os.urandom
+    from random import getrandbits
+
+    _rand = lambda n: bytes(getrandbits(8) for _ in range(n))  # noqa: E731
+
+
+_MPY = sys.implementation.name == "micropython"
+if _MPY:
+    _WB = ()  # MicroPython streams return None instead of raising when they would block
+else:
+    from ssl import SSLWantReadError, SSLWantWriteError
+
+    _WB = (BlockingIOError, SSLWantReadError, SSLWantWriteError)
+
+# link states
+_OFF = const(0)  # no socket; the next attempt is due at self._at (if self._run)
+_TCP = const(1)  # non-blocking connect under way
+_REQ = const(2)  # TLS handshake (if any), then the HTTP upgrade request going out
+_RESP = const(3)  # reading the HTTP reply
+_OPEN = const(4)
+# opcodes
+_TEXT = const(1)
+_BIN = const(2)
+_CLOSE = const(8)
+_PING = const(9)
+_PONG = const(10)
+_HEAD = const(64)  # bytes of an oversized message handed to the caller
+_POLLIN = const(1)
+_POLLOUT = const(4)
+_BAD = const(0x38)  # POLLERR | POLLHUP | POLLNVAL
+_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+def _events(p):  # -> the socket's poll events now, 0 if none
+    if _MPY:
+        for _, e in p.ipoll(0):  # ipoll reuses one result tuple: no allocation
+            return e
+        return 0
+    r = p.poll(0)
+    return r[0][1] if r else 0
+
+
+class _Err(ValueError):  # protocol violation: (text, close code to send or 0)
+    pass
+
+
+def _b64(b):
+    return b2a_base64(b)[:-1].decode()
+
+
+def _context(ca, verify, cert, key):
+    import ssl
+
+    c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # MicroPython's defaults to CERT_NONE
+    if verify:
+        if ca is None:
+            raise ValueError("wss:// needs ca= (or verify=False)")
+        if isinstance(ca, str):
+            with open(ca, "rb") as f:
+                ca = f.read()
+        if b"-----BEGIN" in ca:
+            if _MPY:  # mbedTLS may be built without PEM: take the first certificate as DER
+                i = ca.find(b"\n", ca.find(b"-----BEGIN"))
+                ca = a2b_base64(ca[i : ca.find(b"-----END", i)])
+            else:
+                ca = ca.decode()
+        c.verify_mode = ssl.CERT_REQUIRED
+        c.load_verify_locations(cadata=ca)
+    else:
+        c.check_hostname = False  # CPython refuses CERT_NONE while it is set
+        c.verify_mode = ssl.CERT_NONE
+    if cert:
+        c.load_cert_chain(cert, key)  # CPython: PEM file paths; MicroPython: DER bytes or paths
+    return c
+
+
+class WebSocket:
+    def __init__(self, url, subprotocol="ocpp1.6", ca=None, verify=True, cert=None, key=None,
+                 max_size=4096, ping_interval=0, timeout=10, backoff_min=1, backoff_max=60,
+                 log=None):
+        i = url.find("://")
+        tls = url[:i] == "wss"
+        if not tls and url[:i] != "ws":
+            raise ValueError("url must be ws:// or wss://")
+        r = url[i + 3 :]
+        j = r.find("/")
+        j = len(r) if j < 0 else j
+        self._net, self._path = r[:j], r[j:] or "/"  # Host header as written; path with query
+        k = r.rfind(":", 0, j)
+        if k > 0 and "]" not in r[k:j]:
+            self._host, self._port = r[:k].strip("[]"), int(r[k + 1 : j])
+        else:
+            self._host, self._port = self._net.strip("[]"), 443 if tls else 80
+        if max_size <= 2 * _HEAD:
+            raise ValueError("max_size")
+        self._ctx = _context(ca, verify, cert, key) if tls else None
+        self._proto = subprotocol
+        self._max = max_size
+        self._buf = bytearray(max_size)  # the HTTP reply and every message land here
+        self._mv = memoryview(self._buf)
+        self._hb = bytearray(10)  # frame header (server frames carry no mask key)
+        self._hv = memoryview(self._hb)
+        self._cv = memoryview(bytearray(125))  # control frame payload
+        self._pi, self._tmo, self._bmin, self._bmax = (  # ms
+            int(x * 1000) for x in (ping_interval, timeout, backoff_min, backoff_max))
+        self._log = _log if log is None else log
+        self._s = self._auth = self._pend = self._hs = self._req = None
+        self._st = _OFF
+        self._run = self.online = False
+        self.error = None
+
+    def connect(self, user=None, password=None):
+        # (Re)connect now. The Basic auth token is a secret: it never reaches a log.
+        self._auth = None
+        if user is not None:
+            p = password or ""
+            self._auth = _b64(user.encode() + b":" + (p.encode() if isinstance(p, str) else p))
+        self._shut(1000)
+        self._run = True
+        self._bo = self._bmin
+        self._at = ticks_ms()
+
+    def set_ping(self, seconds):  # WebSocketPingInterval; 0 = no pings
+        self._pi = seconds * 1000
+
+    def close(self):
+        self._run = False
+        self._shut(1000)
+
+    def send(self, text):
+        if not self.online:
+            return False
+        try:
+            self._tx(_TEXT, text.encode())
+            return True
+        except (OSError, ValueError, MemoryError) as e:
+            self._drop(str(e).strip() or "send failed")
+            return False
+
+    def poll(self):
+        try:
+            st = self._st
+            if st == _OPEN:  # the idle path: no allocation on MicroPython
+                if self._pi and ticks_diff(ticks_ms(), self._pt) >= self._pi:
+                    if self._pinged:
+                        raise OSError("no pong: link dead")
+                    self._tx(_PING, b"")
+                    self._pinged = True
+                    self._pt = ticks_ms()
+                if _events(self._p) or (self._pend and self._pend()):
+                    return self._read()
+            elif st == _OFF:
+                if self._run and ticks_diff(self._at, ticks_ms()) <= 0:
+                    self._start()
+            elif ticks_diff(ticks_ms(), self._t0) > self._tmo:
+                raise OSError("connect timeout")
+            elif st == _TCP:
+                self._tcp()
+            elif st == _REQ:
+                self._request()
+            else:
+                self._reply()
+        except _Err as e:
+            self._drop(e.args[0], e.args[1])
+        except (OSError, ValueError, MemoryError) as e:  # socket, TLS, allocation errors
+            self._drop(str(e).strip() or type(e).__name__)
+        return None
+
+    # -- connecting
+
+    def _start(self):
+        self._t0 = ticks_ms()
+        self._st = _TCP
+        a = socket.getaddrinfo(self._host, self._port, 0, socket.SOCK_STREAM)[0]  # blocks (DNS)
+        self._s = socket.socket(a[0], socket.SOCK_STREAM)
+        self._s.setblocking(False)
+        try:
+            self._s.connect(a[-1])
+        except OSError as e:
+            if e.args[0] != EINPROGRESS:
+                raise
+        self._p = select.poll()
+        self._p.register(self._s, _POLLOUT)
+
+    def _tcp(self):
+        ev = _events(self._p)
+        if ev & _BAD:
+            raise OSError("connection refused")
+        if not ev:
+            return
+        s = self._s
+        if self._ctx:
+            # the handshake runs later, driven by do_handshake() (CPython) or by writes (MicroPython)
+            s = self._s = self._ctx.wrap_socket(s, server_hostname=self._host,
+                                                do_handshake_on_connect=False)
+            self._hs = getattr(s, "do_handshake", None)
+            self._pend = getattr(s, "pending", None)  # CPython keeps decrypted bytes there
+        self._rd = s.readinto if _MPY else s.recv_into
+        self._wr = s.write if _MPY else s.send
+        self._p = select.poll()  # a new one: MicroPython polls the TLS object itself
+        self._p.register(s, _POLLIN)
+        key = _b64(_rand(16))
+        self._acc = _b64(hashlib.sha1(key.encode() + _GUID).digest())
+        r = ("GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+             "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: %s\r\n"
+             % (self._path, self._net, key, self._proto))
+        if self._auth:
+            r += "Authorization: Basic " + self._auth + "\r\n"
+        self._req = memoryview((r + "\r\n").encode())
+        self._st = _REQ
+
+    def _request(self):
+        if self._hs:
+            try:
+                self._hs()
+            except _WB:
+                return
+            self._hs = None
+        self._req = self._req[self._out(self._req) :]
+        if not len(self._req):
+            self._req = None  # it held the credentials
+            self._len = 0
+            self._st = _RESP
+
+    def _reply(self):
+        i = self._len
+        while i < self._max:  # byte by byte: frames may follow the reply in the same segment
+            if not self._recv(self._mv[i : i + 1]):
+                return
+            self._len = i = i + 1
+            if i > 3 and self._buf[i - 4 : i] == b"\r\n\r\n":
+                break
+        lines = str(self._mv[:i], "utf-8").split("\r\n")
+        code = (lines[0].split(" ") + [""])[1]
+        if code != "101":
+            raise OSError("authorization refused (HTTP 401)" if code == "401" else "HTTP " + code)
+        if i == self._max:
+            raise OSError("HTTP reply too long")
+        h = {}
+        for ln in lines[1:]:
+            i = ln.find(":")
+            h[ln[:i].strip().lower()] = ln[i + 1 :].strip()
+        if h.get("upgrade", "").lower() != "websocket" or h.get("sec-websocket-accept") != self._acc:
+            raise OSError("bad upgrade reply (Sec-WebSocket-Accept)")
+        if h.get("sec-websocket-protocol") != self._proto:
+            raise OSError("subprotocol %s refused" % self._proto)
+        self._st = _OPEN
+        self.online = True
+        self._bo = self._bmin
+        self._pt = ticks_ms()
+        self._hn = self._msg = self._len = self._pinged = 0
+        self._hl = 2
+        self._log("ws: online", self._host, self._port)
+
+    def _shut(self, code):  # close the socket (with a close frame if code); no reconnect here
+        if code and self.online:
+            try:
+                self._tx(_CLOSE, code.to_bytes(2, "big"))
+            except (OSError, ValueError):
+                pass
+        s, self._s = self._s, None
+        self.online = False
+        self._st = _OFF
+        self._req = self._pend = self._hs = None
+        try:
+            s and s.close()
+        except OSError:
+            pass
+
+    def _drop(self, msg, code=0):  # the link failed: close it, try again after a backoff
+        self._shut(code)
+        self.error = msg
+        self._log("ws:", msg)
+        if self._run:
+            b = self._bo
+            w = b + int.from_bytes(_rand(2), "big") % (b // 2 + 1)  # up to 50 % jitter
+            self._at = ticks_add(ticks_ms(), min(w, self._bmax))
+            self._bo = min(b * 2, self._bmax)
+
+    # -- frames
+
+    def _recv(self, mv):  # -> bytes read, 0 if none now; raises at the end of the stream
+        try:
+            n = self._rd(mv)
+        except _WB:
+            return 0
+        if n == 0:
+            raise OSError("connection closed")
+        return n or 0  # MicroPython: None when it would block
+
+    def _out(self, mv):  # -> bytes written, 0 if none now
+        try:
+            return self._wr(mv) or 0
+        except _WB:
+            return 0
+
+    def _tx(self, op, data):  # one masked frame; loops on partial writes for at most `timeout`
+        n = len(data)
+        h = 2 if n < 126 else 4 if n < 65536 else 10
+        f = bytearray(h + 4 + n)
+        f[0] = 0x80 | op
+        f[1] = 0x80 | (n if h == 2 else 126 if h == 4 else 127)
+        if h > 2:
+            f[2:h] = n.to_bytes(h - 2, "big")
+        m = _rand(4)  # a fresh mask for every frame
+        f[h : h + 4] = m
+        h += 4
+        for i in range(n):
+            f[h + i] = data[i] ^ m[i & 3]
+        mv = memoryview(f)
+        t = ticks_ms()
+        while len(mv):
+            n = self._out(mv)
+            if n:
+                mv = mv[n:]
+                continue
+            w = self._tmo - ticks_diff(ticks_ms(), t)
+            if w <= 0:
+                raise OSError("send timeout")
+            self._p.modify(self._s, _POLLOUT)
+            self._p.poll(min(w, 100))
+            self._p.modify(self._s, _POLLIN)
+
+    def _read(self):  # -> a message, or None once no more bytes are ready
+        while True:
+            if self._hn < self._hl:
+                n = self._recv(self._hv[self._hn : self._hl])
+                self._hn += n
+                m = self._header() if n and self._hn == self._hl else None
+            else:
+                n = self._recv(self._target())
+                self._left -= n
+                if self._op & 8:
+                    self._cn += n
+                elif self._len < _HEAD or not self._over:
+                    self._len += n
+                m = self._end() if n and not self._left else None
+            if not n or m is not None:
+                return m
+
+    def _header(self):
+        b0, b1 = self._hb[0], self._hb[1]
+        if self._hl == 2:
+            if b0 & 0x70 or b1 & 0x80:
+                raise _Err("reserved bits or masked frame from server", 1002)
+            n = b1 & 127
+            if n > 125:
+                self._hl = 4 if n == 126 else 10
+                return None
+        else:
+            n = int.from_bytes(self._hb[2 : self._hl], "big")
+        op = b0 & 15
+        if op & 8:  # control frames: short, unfragmented, known
+            bad = n > 125 or not b0 & 0x80 or op > _PONG
+        elif op:  # a new message, while none is open
+            bad = op > _BIN or self._msg
+            self._msg, self._len, self._over = op, 0, op == _BIN  # binary: read and dropped
+        else:  # a continuation of the open message
+            bad = not self._msg
+        if bad:
+            raise _Err("protocol error (frame 0x%02x)" % b0, 1002)
+        if not op & 8 and self._len + n > self._max:
+            self._over = True
+        self._op = op
+        self._left = n
+        self._cn = 0
+        return None if n else self._end()
+
+    def _target(self):  # where the next payload bytes go
+        i, n = self._len, self._left
+        if self._op & 8:
+            return self._cv[self._cn : self._cn + n]
+        if not self._over:
+            return self._mv[i : i + n]
+        if i < _HEAD:  # oversized: keep the head, then read the rest into the tail and drop it
+            return self._mv[i : min(_HEAD, i + n)]
+        return self._mv[_HEAD : _HEAD + min(n, self._max - _HEAD)]
+
+    def _end(self):  # a frame is complete -> a message, or None
+        self._hn = 0
+        self._hl = 2
+        op = self._op
+        if op & 8:
+            return self._control(op, self._cv[: self._cn])
+        if not self._hb[0] & 0x80:  # more fragments follow
+            return None
+        m, self._msg = self._msg, 0
+        if m == _BIN:
+            self._log("ws: binary message ignored")
+        elif self._over:
+            return bytes(self._mv[: min(self._len, _HEAD)])
+        else:
+            try:
+                return str(self._mv[: self._len], "utf-8")
+            except UnicodeError:
+                raise _Err("invalid UTF-8 in a text message", 1007)
+        return None
+
+    def _control(self, op, p):
+        if op == _PING:
+            self._tx(_PONG, p)
+        elif op == _PONG:
+            self._pinged = False
+        else:  # close: echo the code, then reconnect after a backoff
+            self._tx(_CLOSE, p[:2])
+            raise _Err("closed by server (%d)" % (p[0] << 8 | p[1] if len(p) > 1 else 1005), 0)
+        return None

@@ -1,0 +1,483 @@
+"""mpy_ocpp.ws on CPython against a real `websockets` server and raw TCP servers that
+misbehave on purpose (all on 127.0.0.1, free ports)."""
+import socket
+import ssl
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import trustme
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from mpy_ocpp import ws as wsmod  # noqa: E402
+from mpy_ocpp.ws import WebSocket  # noqa: E402
+from wsserver import (EchoServer, Loop, frame, handshake, raw, read_frame,  # noqa: E402
+                      read_request, upgrade_reply)
+
+
+class Log(list):
+    def __call__(self, *args):
+        self.append(" ".join(str(a) for a in args))
+
+
+def make(url, **kw):
+    kw.setdefault("timeout", 3)
+    kw.setdefault("backoff_min", 0.05)
+    kw.setdefault("backoff_max", 0.2)
+    kw.setdefault("log", Log())
+    return WebSocket(url, **kw)
+
+
+def pump(ws, cond, timeout=5):
+    """poll() until cond(messages) is true; -> the messages."""
+    out = []
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        m = ws.poll()
+        if m is not None:
+            out.append(m)
+        if cond(out):
+            return out
+        time.sleep(0.001)
+    raise AssertionError("timeout; got %r, error %r" % (out, ws.error))
+
+
+def ask(ws, text):
+    assert ws.send(text)
+    return pump(ws, lambda o: o)[0]
+
+
+def up(ws, user=None, password=None):
+    ws.connect(user, password)
+    pump(ws, lambda o: ws.online)
+    return ws
+
+
+def failed(ws, user=None, password=None):
+    ws.connect(user, password)
+    pump(ws, lambda o: ws.error)
+    assert not ws.online
+    return ws.error
+
+
+@pytest.fixture(scope="module")
+def loop():
+    lp = Loop()
+    yield lp
+    lp.stop()
+
+
+@pytest.fixture
+def echo(loop):
+    srv = EchoServer(loop)
+    yield srv
+    srv.stop()
+
+
+# -- the happy paths
+
+
+def test_echo_headers_and_path(echo):
+    ws = up(make(echo.url))
+    assert ask(ws, "hello") == "hello"
+    assert ask(ws, "h\u00e9llo \u20ac \U0001f600") == "h\u00e9llo \u20ac \U0001f600"
+    assert ask(ws, "") == ""
+    assert ask(ws, "!path") == "/ocpp/CP_1"
+    h = echo.headers
+    assert h["Sec-WebSocket-Protocol"] == "ocpp1.6"
+    assert h["Sec-WebSocket-Version"] == "13"
+    assert h["Host"] == "127.0.0.1:%d" % echo.port
+    assert "Authorization" not in h
+    assert ws.error is None
+    ws.close()
+    assert not ws.online and not ws.send("x")
+
+
+def test_client_frame_lengths(echo):
+    # 7-bit, 16-bit and 64-bit payload lengths, both directions
+    ws = up(make(echo.url, max_size=100000))
+    for n in (125, 126, 65535, 65536, 70000):
+        assert ask(ws, "a" * n) == "a" * n
+    ws.close()
+
+
+def test_fragmented_message(echo):
+    ws = up(make(echo.url))
+    assert ask(ws, "!frag ab,c\u00e9,,def") == "abc\u00e9def"
+    assert ask(ws, "!frag " + ",".join(["0123456789"] * 50)) == "0123456789" * 50
+    ws.close()
+
+
+def test_max_size_exact_and_oversized(echo):
+    ws = up(make(echo.url, max_size=1000))
+    assert ask(ws, "!size 1000") == "x" * 1000
+    assert ask(ws, "!size 1001") == b"x" * 64
+    assert ask(ws, "!size 100000") == b"x" * 64  # 64-bit length, read and dropped
+    assert ask(ws, "!frag " + ",".join(["y" * 400] * 3)) == b"y" * 64  # grows too big in fragments
+    assert ask(ws, "!frag a,b") == "ab"
+    assert ask(ws, "!size 999") == "x" * 999
+    assert ws.online
+    ws.close()
+
+
+def test_binary_ignored(echo):
+    ws = up(make(echo.url))
+    assert ask(ws, "!bin") == "after binary"
+    assert "ws: binary message ignored" in ws._log
+    ws.close()
+
+
+def test_server_ping_answered(echo):
+    ws = up(make(echo.url))
+    assert ask(ws, "!ping") == "pong received"
+    ws.close()
+
+
+def test_client_pings_keep_link(echo, monkeypatch):
+    now = [0]
+    monkeypatch.setattr(wsmod, "ticks_ms", lambda: now[0])  # a clock the test moves
+    ws = up(make(echo.url, ping_interval=10))
+    for _ in range(3):
+        now[0] += 10000
+        assert ws.poll() is None and ws._pinged  # a ping went out
+        pump(ws, lambda o: not ws._pinged)  # websockets answers it
+    now[0] += 10000
+    assert ws.poll() is None and ws.online and ws.error is None
+    assert ask(ws, "alive") == "alive"
+    ws.close()
+
+
+def test_missing_pong_drops_link(loop):
+    async def script(reader, writer, got):
+        await handshake(reader, writer)
+        while True:
+            got.append(await read_frame(reader))  # pings, never answered
+
+    srv, got = raw(loop, script)
+    ws = make(srv.url, ping_interval=0.05, backoff_min=10)
+    assert "pong" in failed(ws)
+    assert got[0] == (9, b"")
+    srv.stop()
+
+
+# -- TLS
+
+
+# `tls` (conftest.py): a test CA, server and client certificates, server contexts
+
+
+def test_wss_verified(loop, tls):
+    srv = EchoServer(loop, ssl=tls.server_context)
+    try:
+        der = open(tls.ca_der, "rb").read()
+        for cafile in (tls.ca_pem, tls.ca.cert_pem.bytes(), der, tls.ca_der):
+            ws = up(make(srv.url, ca=cafile))
+            assert ask(ws, "secure") == "secure"
+            assert ask(ws, "!size 3000") == "x" * 3000
+            assert ask(ws, "!frag a,b,c") == "abc"
+            ws.close()
+        ws = up(make(srv.url.replace("127.0.0.1", "localhost"), ca=der))
+        ws.close()
+    finally:
+        srv.stop()
+
+
+def test_wss_frames_in_one_record(loop, tls):
+    # both frames sit decrypted in CPython's SSL buffer: the socket itself is no longer readable
+    async def script(reader, writer, got):
+        await handshake(reader, writer)
+        writer.write(frame(1, b"one") + frame(1, b"two") + frame(1, b"three"))
+        await reader.read()
+
+    srv, _ = raw(loop, script, ssl=tls.server_context)
+    ws = make(srv.url, ca=tls.ca_pem)
+    ws.connect(None, None)
+    assert pump(ws, lambda o: len(o) == 3) == ["one", "two", "three"]
+    ws.close()
+    srv.stop()
+
+
+def test_wss_many_messages(loop, tls):
+    srv = EchoServer(loop, ssl=tls.server_context)
+    try:
+        ws = up(make(srv.url, ca=tls.ca_der))
+        assert ws.send("!many 20")
+        assert pump(ws, lambda o: len(o) == 20) == ["m%d" % i for i in range(20)]
+        ws.close()
+    finally:
+        srv.stop()
+
+
+def test_wss_wrong_ca_refused_and_verify_false(loop, tls):
+    srv = EchoServer(loop, ssl=tls.server_context)
+    try:
+        other = trustme.CA().cert_pem.bytes()
+        ws = make(srv.url, ca=other, backoff_min=10)
+        assert "certificate" in failed(ws).lower()
+        ws.close()
+        ws = up(make(srv.url, verify=False))
+        assert ask(ws, "unverified") == "unverified"
+        ws.close()
+    finally:
+        srv.stop()
+
+
+def test_wss_wrong_hostname_refused(loop):
+    ca = trustme.CA()
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("example.org").configure_cert(ctx)
+    srv = EchoServer(loop, ssl=ctx)
+    try:
+        ws = make(srv.url, ca=ca.cert_pem.bytes(), backoff_min=10)
+        assert "certificate" in failed(ws).lower() or "hostname" in ws.error.lower()
+        ws.close()
+    finally:
+        srv.stop()
+
+
+def test_wss_client_certificate(loop, tls):
+    srv = EchoServer(loop, ssl=tls.mtls_context)  # Security Profile 3
+    try:
+        ws = up(make(srv.url, ca=tls.ca_pem, cert=tls.client_cert_pem, key=tls.client_key_pem))
+        assert ask(ws, "profile 3") == "profile 3"
+        ws.close()
+        assert failed(make(srv.url, ca=tls.ca_pem, backoff_min=10))  # no client certificate
+    finally:
+        srv.stop()
+
+
+def test_wss_needs_ca():
+    with pytest.raises(ValueError):
+        WebSocket("wss://127.0.0.1:1/x")
+    with pytest.raises(ValueError):
+        WebSocket("http://127.0.0.1:1/x")
+
+
+# -- authentication and the upgrade reply
+
+
+def test_basic_auth(loop):
+    srv = EchoServer(loop, auth=("CP_1", "s3cret pass"))
+    try:
+        ws = make(srv.url, backoff_min=10)
+        assert "authorization refused" in failed(ws, "CP_1", "wrong")
+        assert "401" in ws.error
+        up(ws, "CP_1", "s3cret pass")  # connect() again with the right key
+        assert srv.headers["Authorization"] == "Basic Q1BfMTpzM2NyZXQgcGFzcw=="
+        assert ask(ws, "in") == "in"
+        ws.close()
+        assert not any("s3cret" in ln or "wrong" in ln for ln in ws._log)
+    finally:
+        srv.stop()
+
+
+def test_basic_auth_binary_key(loop):
+    srv = EchoServer(loop, auth=("CP_1", "\u00e9"))  # websockets' header holds UTF-8 bytes
+    try:
+        ws = up(make(srv.url), "CP_1", "\u00e9".encode())
+        ws.close()
+    finally:
+        srv.stop()
+
+
+def test_subprotocol_missing(loop):
+    srv = EchoServer(loop, subprotocols=None)
+    try:
+        assert "subprotocol" in failed(make(srv.url, backoff_min=10))
+    finally:
+        srv.stop()
+
+
+@pytest.mark.parametrize("kw,err", [
+    ({"protocol": "ocpp2.0.1"}, "subprotocol"),
+    ({"acc": "d3Jvbmc="}, "Accept"),
+])
+def test_bad_upgrade_reply(loop, kw, err):
+    async def script(reader, writer, got):
+        await handshake(reader, writer, **kw)
+        await reader.read()
+
+    srv, _ = raw(loop, script)
+    assert err in failed(make(srv.url, backoff_min=10))
+    srv.stop()
+
+
+def test_http_error_status(loop):
+    async def script(reader, writer, got):
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+        await reader.read()
+
+    srv, _ = raw(loop, script)
+    assert failed(make(srv.url, backoff_min=10)) == "HTTP 404"
+    srv.stop()
+
+
+def test_handshake_timeout(loop):
+    async def script(reader, writer, got):
+        await reader.read()  # never answers
+
+    srv, _ = raw(loop, script)
+    assert "timeout" in failed(make(srv.url, timeout=0.2, backoff_min=10))
+    srv.stop()
+
+
+def test_frame_right_after_reply(loop):
+    # the 101 reply and the first frame arrive in one segment
+    async def script(reader, writer, got):
+        h = await read_request(reader)
+        writer.write(upgrade_reply(h) + frame(1, b"first") + frame(1, b"second"))
+        await reader.read()
+
+    srv, _ = raw(loop, script)
+    ws = make(srv.url)
+    ws.connect(None, None)
+    assert pump(ws, lambda o: len(o) == 2) == ["first", "second"]
+    ws.close()
+    srv.stop()
+
+
+def test_ping_between_fragments_and_split_utf8(loop):
+    async def script(reader, writer, got):
+        await handshake(reader, writer)
+        e = "\u20ac".encode()
+        writer.write(frame(1, b"a" + e[:1], fin=False) + frame(9, b"p1")
+                     + frame(0, e[1:], fin=False) + frame(0, b"b"))
+        got.append(await read_frame(reader))
+        await reader.read()
+
+    srv, got = raw(loop, script)
+    ws = make(srv.url)
+    ws.connect(None, None)
+    assert pump(ws, lambda o: o) == ["a\u20acb"]
+    pump(ws, lambda o: got)
+    assert got == [(10, b"p1")]
+    ws.close()
+    srv.stop()
+
+
+# -- closing and protocol errors
+
+
+def test_server_close_frame_answered(loop):
+    async def script(reader, writer, got):
+        await handshake(reader, writer)
+        writer.write(frame(8, (4000).to_bytes(2, "big") + b"bye"))
+        got.append(await read_frame(reader))
+        await reader.read()
+
+    srv, got = raw(loop, script)
+    ws = make(srv.url, backoff_min=10)
+    assert failed(ws) == "closed by server (4000)"
+    pump(ws, lambda o: got)
+    assert got == [(8, (4000).to_bytes(2, "big"))]
+    srv.stop()
+
+
+def test_client_close_sends_close_frame(loop):
+    async def script(reader, writer, got):
+        await handshake(reader, writer)
+        got.append(await read_frame(reader))
+
+    srv, got = raw(loop, script)
+    ws = up(make(srv.url))
+    ws.close()
+    for _ in range(500):
+        if got:
+            break
+        time.sleep(0.01)
+    assert got == [(8, (1000).to_bytes(2, "big"))]
+    for _ in range(5):
+        assert ws.poll() is None and not ws.online  # stays down: no reconnect after close()
+    srv.stop()
+
+
+@pytest.mark.parametrize("bad,code,err", [
+    (frame(1, b"hi", mask=b"abcd"), 1002, "masked"),
+    (frame(1, b"hi", rsv=0x40), 1002, "reserved"),
+    (frame(0, b"hi"), 1002, "protocol error (frame 0x80)"),  # continuation, no message
+    (frame(1, b"a", fin=False) + frame(1, b"b"), 1002, "protocol error (frame 0x81)"),
+    (frame(9, b"p", fin=False), 1002, "protocol error (frame 0x09)"),
+    (frame(9, b"p" * 126), 1002, "protocol error"),
+    (frame(11, b"p"), 1002, "protocol error"),
+    (frame(3, b"x"), 1002, "protocol error (frame 0x83)"),
+    (frame(1, b"\xff\xfe"), 1007, "UTF-8"),
+])
+def test_protocol_errors_drop_link(loop, bad, code, err):
+    async def script(reader, writer, got):
+        await handshake(reader, writer)
+        writer.write(bad)
+        got.append(await read_frame(reader))
+        await reader.read()
+
+    srv, got = raw(loop, script)
+    ws = make(srv.url, backoff_min=10)
+    assert err in failed(ws)
+    pump(ws, lambda o: got)
+    assert got == [(8, code.to_bytes(2, "big"))]
+    srv.stop()
+
+
+def test_tcp_reset_reconnects(loop):
+    async def script(reader, writer, got):
+        got.append(await read_request(reader))
+        if len(got) == 1:
+            writer.write(upgrade_reply(got[0]))  # then the connection just ends, no close frame
+        else:
+            writer.write(upgrade_reply(got[1]) + frame(1, b"back"))
+            await reader.read()
+
+    srv, got = raw(loop, script)
+    ws = make(srv.url)
+    ws.connect(None, None)
+    assert pump(ws, lambda o: o) == ["back"]
+    assert ws.error == "connection closed" and ws.online
+    ws.close()
+    srv.stop()
+
+
+def test_reconnect_after_server_restart(loop):
+    srv = EchoServer(loop)
+    ws = up(make(srv.url, backoff_min=0.02, backoff_max=0.1))
+    assert ask(ws, "one") == "one"
+    srv.stop(wait=False)  # close frame 1001, then nobody listens
+    pump(ws, lambda o: not ws.online)
+    assert "1001" in ws.error
+    pump(ws, lambda o: "refused" in ws.error)  # reconnect attempts fail meanwhile
+    srv.start()  # same port
+    pump(ws, lambda o: ws.online)
+    assert ask(ws, "two") == "two"
+    assert srv.connections == 2
+    ws.close()
+    srv.stop()
+
+
+def test_backoff_grows_with_jitter_and_caps(monkeypatch):
+    now = [1000]
+    monkeypatch.setattr(wsmod, "ticks_ms", lambda: now[0])  # a clock the test moves
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))  # nobody listens: every attempt is refused
+    ws = make("ws://127.0.0.1:%d/x" % s.getsockname()[1], backoff_min=1, backoff_max=8)
+    attempts = Log()
+    ws._log = attempts
+
+    def fails():
+        n = len(attempts)
+        end = time.monotonic() + 5
+        while len(attempts) == n and time.monotonic() < end:
+            ws.poll()
+            time.sleep(0.001)
+        return len(attempts) > n
+
+    ws.connect(None, None)
+    assert fails()
+    for base in (1000, 2000, 4000, 8000, 8000):
+        t0 = now[0]
+        now[0] = t0 + base - 1
+        ws.poll()
+        assert ws._st == wsmod._OFF  # not before the base delay
+        now[0] = t0 + min(base * 3 // 2, 8000)  # at the latest after base + 50 % jitter
+        assert fails()
+    s.close()
