@@ -37,12 +37,15 @@ class ChargePoint:
         cfg.set_default("ConnectorPhaseRotationMaxLength", connectors + 1)
         self.profiles = (core,) + tuple(profiles)
         cfg.set_default("SupportedFeatureProfiles", ",".join([p.PROFILE for p in self.profiles]))
-        for p in profiles:
-            p.setup(self)
-        cfg.load()
-        cfg.on_change = self._config_changed
+        # profiles: setup(cp) declares their keys and state; loop(cp, now) runs every loop()
+        self._loops = tuple([p.loop for p in self.profiles if hasattr(p, "loop")])
         self.cache = AuthorizationCache(store)
         self.connectors = [Connector(self, i) for i in range(connectors + 1)]
+        for p in profiles:
+            if hasattr(p, "setup"):
+                p.setup(self)
+        cfg.load()
+        cfg.on_change = self._config_changed
         for c, a in zip(self.connectors, store.load(_AVAIL, ())):
             c.available = a
         boot["chargePointVendor"] = vendor
@@ -83,6 +86,8 @@ class ChargePoint:
         now = ticks_ms()
         for c in self.connectors:
             c.loop(now)
+        for f in self._loops:
+            f(self, now)
         if not self.accepted:
             if ticks_diff(now, self._boot_due) >= 0 and not self._has("BootNotification"):
                 self._boot_due = later(now, 30)  # pushed back again when the answer comes

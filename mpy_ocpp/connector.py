@@ -27,7 +27,8 @@ class Connector:
         self.on_limit = None  # f(limit or None), set by Smart Charging
         self.on_unlock = None  # f() -> bool
         self.available = True  # as set by ChangeAvailability (persisted by ChargePoint)
-        self.limit = None
+        self.limit = None  # charging limit (A or W per the profile), None = none
+        self._limit_out = None
         self.permitted = False
         self.session = None  # (idTag, parentIdTag) authorized, waiting for the cable
         self.tx = None
@@ -81,6 +82,10 @@ class Connector:
             self.permitted = permitted
             if self.on_permission:
                 self.on_permission(permitted)
+        if self.limit != self._limit_out:  # set by Smart Charging
+            self._limit_out = self.limit
+            if self.on_limit:
+                self.on_limit(self.limit)
         self._report(now, self._status(plugged, fault, permitted), err)
         if tx and cfg["MeterValueSampleInterval"] and ticks_diff(now, self._mv_due) >= 0:
             self._mv_due = later(now, cfg["MeterValueSampleInterval"])

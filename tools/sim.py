@@ -20,6 +20,24 @@ from mpy_ocpp.store import Store  # noqa: E402
 from mpy_ocpp.ws import WebSocket  # noqa: E402
 
 
+# Feature profiles the simulator runs with, those of them that this build has.
+PROFILES = ("local_auth_list", "reservation", "smart_charging", "remote_trigger",
+            "firmware_management")
+
+
+def profiles():
+    found = []
+    for name in PROFILES:
+        try:
+            __import__("mpy_ocpp." + name)
+        except ImportError as e:
+            if name not in str(e):
+                raise  # a profile that is there but broken must not pass silently
+            continue
+        found.append(sys.modules["mpy_ocpp." + name])
+    return tuple(found)
+
+
 def out(line):
     sys.stdout.write(line + "\n")
     if hasattr(sys.stdout, "flush"):
@@ -102,7 +120,8 @@ class Sim:
         if o["--auth-key"] is not None and not store.read("config.json"):
             store.save("config.json", {"AuthorizationKey": o["--auth-key"]})
         cp = self.cp = ChargePoint(o["--id"], Tap(ws), store, connectors=len(self.hw) - 1,
-                                   vendor="mpy_ocpp", model="sim", firmwareVersion="sim-1")
+                                   vendor="mpy_ocpp", model="sim", profiles=profiles(),
+                                   firmwareVersion="sim-1")
         cp.on_reset = self.on_reset
         cp.on_data_transfer = lambda vendor, msg, data: ("Accepted", data)
         for c, hw in zip(cp.connectors, self.hw):
