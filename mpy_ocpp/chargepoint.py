@@ -41,6 +41,8 @@ class ChargePoint:
         self._loops = tuple([p.loop for p in self.profiles if hasattr(p, "loop")])
         self.cache = AuthorizationCache(store)
         self.connectors = [Connector(self, i) for i in range(connectors + 1)]
+        # the profiles' state, set by their setup(); None = the profile is not in this build
+        self.local_list = self.reservation = self.smart_charging = self.firmware = None
         for p in profiles:
             if hasattr(p, "setup"):
                 p.setup(self)
@@ -341,7 +343,10 @@ class ChargePoint:
     def authorize(self, id_tag, cb):
         """Decide on an idTag: cache, then the CSMS, then the offline rules. cb(info or None)."""
         cfg = self.config.values
-        info = self.cache.lookup(id_tag) if cfg["AuthorizationCacheEnabled"] else None
+        ll = self.local_list
+        info = ll.lookup(id_tag) if ll else None  # the Local Authorization List before the cache
+        if info is None and cfg["AuthorizationCacheEnabled"]:
+            info = self.cache.lookup(id_tag)
         cached = info is not None and info["status"] == "Accepted"
         if cached and (cfg["LocalPreAuthorize"] if self.online else cfg["LocalAuthorizeOffline"]):
             return cb(info)
@@ -351,6 +356,8 @@ class ChargePoint:
         def done(res, _):
             if res is None:
                 return cb(self._offline(info))
+            if ll:
+                ll.check(id_tag, res["idTagInfo"])  # LocalListConflict
             self.remember(id_tag, res["idTagInfo"])
             cb(res["idTagInfo"])
         self.call("Authorize", {"idTag": id_tag}, done, prio=_AUTH)
@@ -382,8 +389,9 @@ class ChargePoint:
         cs = self.connectors[1:]
         if cid:
             return cs[cid - 1] if cid <= len(cs) else None
+        r = self.reservation
         for c in cs:
-            if c.tx and c.tx.id_tag == id_tag:
+            if (c.tx and c.tx.id_tag == id_tag) or (r and r.reserved(c.id) and r.allows(c.id, id_tag, None)):
                 return c
         for want_plug in (True, False):
             for c in cs:

@@ -102,6 +102,9 @@ class Connector:
             return "Unavailable"
         if self.finishing:
             return "Finishing"
+        r = self.cp.reservation
+        if r and not self.session and r.reserved(self.id):
+            return "Reserved"
         if plugged or self.session:
             return "Preparing"
         return "Available"
@@ -136,6 +139,10 @@ class Connector:
             if ok and self.tx.matches(id_tag, parent):
                 self.end("Local", id_tag)
             return
+        r = self.cp.reservation
+        if ok and r and not r.allows(self.id, id_tag, parent):
+            log("connector %d is reserved for another idTag" % self.id)
+            ok = False
         if ok and self.operative and not self.session:
             self.begin(id_tag, parent)
 
@@ -152,9 +159,13 @@ class Connector:
         self.session = None
         self.finishing = False
         tx = self.tx = Transaction(self.id, id_tag, parent, self._meter())
-        self.cp.call("StartTransaction", {"connectorId": self.id, "idTag": id_tag,
-                                          "meterStart": tx.meter_start, "timestamp": clock.iso(tx.start_time)},
-                     self._started, tx=tx)
+        p = {"connectorId": self.id, "idTag": id_tag, "meterStart": tx.meter_start,
+             "timestamp": clock.iso(tx.start_time)}
+        r = self.cp.reservation
+        tx.reservation = r.use(self.id, id_tag, parent) if r else None
+        if tx.reservation is not None:
+            p["reservationId"] = tx.reservation
+        self.cp.call("StartTransaction", p, self._started, tx=tx)
         tx.add(metering.sample(self, self.cp.config["StopTxnSampledData"], "Transaction.Begin"))
         self._mv_due = later(now, self.cp.config["MeterValueSampleInterval"])
 

@@ -53,6 +53,12 @@ def RemoteStartTransaction(cp, p):
         c = _connector(cp, cid)
     if c is None or c.tx or c.session or not c.operative or c.status == "Faulted":
         return {"status": "Rejected"}
+    r = cp.reservation
+    if r and r.reserved(c.id) and not r.allows(c.id, tag, None):
+        return {"status": "Rejected"}
+    sc = cp.smart_charging
+    if sc and "chargingProfile" in p and not sc.remote_start(c, p["chargingProfile"]):
+        return {"status": "Rejected"}  # e.g. not a TxProfile
     if cp.config["AuthorizeRemoteTxRequests"]:
         cp.authorize(tag, lambda info: c.authorized(tag, info))
     else:

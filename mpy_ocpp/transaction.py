@@ -13,6 +13,7 @@ class Transaction:
         self.start_time = clock.now()
         self.id = None  # transactionId, once the CSMS has answered StartTransaction
         self.deauthorized = False
+        self.reservation = None  # reservationId it used
         self.data = []  # meterValues for StopTransaction.transactionData
 
     def add(self, meter_value):
