@@ -227,3 +227,122 @@ def test_transaction_message_retried_then_given_up():
     cp.loop()
     cp.loop()
     assert cp.connectors[1].tx is None  # given up: the charge stops
+
+
+def _calls(link, action):
+    return [m[3] for m in link.sent if m[0] == 2 and m[2] == action]
+
+
+def _drain(cp, link, n=20):
+    """Answer every call with an empty (or transaction) result, as a patient CSMS would."""
+    for _ in range(n):
+        cp.loop()
+        p = cp.pending
+        if p is None:
+            continue
+        action = p[1][1]
+        if action == "StartTransaction":
+            res = {"transactionId": 7, "idTagInfo": {"status": "Accepted"}}
+        elif action in ("Authorize", "StopTransaction"):
+            res = {"idTagInfo": {"status": "Accepted"}}
+        else:
+            res = {}
+        link.inbox.append(json.dumps([3, p[0], res]))
+
+
+def _until(cp, link, pred, seconds=3):
+    import time
+    t = time.time()
+    while not pred():
+        assert time.time() - t < seconds, "condition not reached"
+        _drain(cp, link, 1)
+
+
+def test_clock_aligned_values_and_stop_transaction_data():
+    cp, link = _booted()
+    cp.config.change("StopTxnAlignedData", "Energy.Active.Import.Register")
+    cp.config.change("MeterValueSampleInterval", "0")
+    cp.connectors[1].begin("TAG")
+    _drain(cp, link)
+    cp.config.change("ClockAlignedDataInterval", "1")
+    _until(cp, link, lambda: _calls(link, "MeterValues"))
+    mv = _calls(link, "MeterValues")[0]
+    ctx = [sv["context"] for m in mv["meterValue"] for sv in m["sampledValue"]]
+    assert set(ctx) == {"Sample.Clock"}
+    cp.connectors[1].end()
+    _drain(cp, link)
+    stop = _calls(link, "StopTransaction")[-1]
+    contexts = [m["sampledValue"][0]["context"] for m in stop["transactionData"]]
+    assert contexts[0] == "Transaction.Begin" and "Sample.Clock" in contexts
+    assert contexts[-1] == "Transaction.End"
+
+
+def test_ev_side_disconnect_suspends_when_configured_not_to_stop():
+    cp, link = _booted()
+    cp.config.change("StopTransactionOnEVSideDisconnect", "false")
+    plugged = [True]
+    c = cp.connectors[1]
+    c.plugged = lambda: plugged[0]
+    c.begin("TAG")
+    _drain(cp, link)
+    assert c.status == "Charging" and c.permitted
+    plugged[0] = False
+    _drain(cp, link)
+    assert c.tx is not None and c.status == "SuspendedEV" and not c.permitted
+    plugged[0] = True
+    _drain(cp, link)
+    assert c.status == "Charging"
+
+
+def test_invalid_id_in_start_answer_stops_or_suspends():
+    cp, link = _booted()
+    c = cp.connectors[1]
+    c.begin("BAD")
+    cp.loop()
+    cp.loop()
+    link.inbox.append(json.dumps([3, cp.pending[0], {"transactionId": 3, "idTagInfo": {"status": "Blocked"}}]))
+    _drain(cp, link)
+    assert c.tx is None and _calls(link, "StopTransaction")[-1]["reason"] == "DeAuthorized"
+    cp.config.change("StopTransactionOnInvalidId", "false")
+    c.begin("BAD")
+    cp.loop()
+    cp.loop()
+    link.inbox.append(json.dumps([3, cp.pending[0], {"transactionId": 4, "idTagInfo": {"status": "Blocked"}}]))
+    _drain(cp, link)
+    assert c.tx is not None and not c.permitted and c.status == "SuspendedEVSE"
+
+
+def test_connection_timeout_drops_an_unused_authorization():
+    cp, link = _booted()
+    cp.config.change("ConnectionTimeOut", "1")
+    c = cp.connectors[1]
+    c.plugged = lambda: False
+    c.begin("TAG")
+    _drain(cp, link, 3)
+    assert c.status == "Preparing"
+    _until(cp, link, lambda: c.session is None)
+    _drain(cp, link)
+    assert c.status == "Available" and not _calls(link, "StartTransaction")
+
+
+def test_remote_start_without_authorize_when_configured():
+    cp, link = _booted()
+    cp.config.change("AuthorizeRemoteTxRequests", "false")
+    assert _call(cp, link, "RemoteStartTransaction", {"idTag": "R1"})[2] == {"status": "Accepted"}
+    _drain(cp, link)
+    assert not _calls(link, "Authorize") and _calls(link, "StartTransaction")[0]["idTag"] == "R1"
+
+
+def test_queue_is_bounded_and_keeps_transaction_messages():
+    cp, link = _booted()
+    link.online = False
+    cp.loop()
+    cp.connectors[1].begin("TAG")
+    cp.loop()
+    for i in range(40):
+        cp.data_transfer("v", str(i))
+    assert len(cp.queue) <= cp.queue_size
+    assert [e[1] for e in cp.queue].count("StartTransaction") == 1
+    link.online = True
+    _drain(cp, link, 60)
+    assert not cp.queue and _calls(link, "StartTransaction")
