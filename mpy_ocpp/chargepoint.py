@@ -93,7 +93,7 @@ class ChargePoint:
         if not self.accepted:
             if ticks_diff(now, self._boot_due) >= 0 and not self._has("BootNotification"):
                 self._boot_due = later(now, 30)  # pushed back again when the answer comes
-                self.call("BootNotification", self.boot, self._booted, prio=_BOOT)
+                self.boot_notification()
         else:
             self._timers(now)
         p = self.pending
@@ -109,7 +109,7 @@ class ChargePoint:
         if hb and ticks_diff(now, self._hb_due) >= 0:
             self._hb_due = later(now, hb)
             if not self._has("Heartbeat"):
-                self.call("Heartbeat", {}, self._heartbeat, prio=_LOW)
+                self.heartbeat()
         if self._aligned_due is not None and ticks_diff(now, self._aligned_due) >= 0:
             self._aligned(now)
         r = self.resetting
@@ -295,6 +295,12 @@ class ChargePoint:
         self.transport.send(rpc.error(mid, code, description))
 
     # answers to our calls
+
+    def boot_notification(self):
+        self.call("BootNotification", self.boot, self._booted, prio=_BOOT)
+
+    def heartbeat(self):
+        self.call("Heartbeat", {}, self._heartbeat, prio=_LOW)
 
     def _booted(self, res, _):
         now = ticks_ms()

@@ -207,13 +207,15 @@ class Connector:
             self.cp.remember(tx.id_tag, res["idTagInfo"])
 
     def sample(self, key, stop_key, context):
-        """Send a MeterValues of the measurands in config `key`; keep `stop_key` ones for Stop."""
+        """Send a MeterValues of the measurands in config `key`; keep `stop_key` ones for Stop.
+        False if the connector has none of those measurands."""
         cfg = self.cp.config
         mv = metering.sample(self, cfg[key], context)
         if mv:
             self.cp.call("MeterValues", {"connectorId": self.id, "meterValue": [mv]}, tx=self.tx)
-        if self.tx:
+        if self.tx and stop_key:
             self.tx.add(metering.sample(self, cfg[stop_key], context))
+        return mv is not None
 
     def unlock(self):
         """UnlockConnector: stop the transaction, then release the cable."""

@@ -346,3 +346,20 @@ def test_queue_is_bounded_and_keeps_transaction_messages():
     link.online = True
     _drain(cp, link, 60)
     assert not cp.queue and _calls(link, "StartTransaction")
+
+
+def test_action_of_a_profile_left_out_is_not_supported():
+    cp, link = _booted()  # core only
+    reply = _call(cp, link, "TriggerMessage", {"requestedMessage": "Heartbeat"})
+    assert reply[0] == 4 and reply[2] == "NotSupported"
+    reply = _call(cp, link, "Dance", {})
+    assert reply[0] == 4 and reply[2] == "NotImplemented"
+
+
+def test_trigger_of_firmware_status_without_that_profile():
+    from mpy_ocpp import remote_trigger
+    link = Link()
+    cp = ChargePoint("CP_1", link, Store(_dir()), connectors=1, profiles=(remote_trigger,))
+    assert "RemoteTrigger" in cp.config["SupportedFeatureProfiles"]
+    reply = _call(cp, link, "TriggerMessage", {"requestedMessage": "DiagnosticsStatusNotification"})
+    assert reply[2] == {"status": "NotImplemented"}
