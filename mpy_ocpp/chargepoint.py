@@ -7,6 +7,7 @@ from .authorization_cache import AuthorizationCache
 from .compat import const, log, ticks_diff, ticks_ms
 from .config import Config
 from .connector import Connector, later
+from .journal import Journal
 from .metering import MEASURANDS, inputs
 
 _BOOT = const(0)  # priorities: lower goes first, FIFO within one
@@ -20,15 +21,15 @@ _ACTION = const(1)
 _PAYLOAD = const(2)
 _CB = const(3)
 _TX = const(4)
-_DUE = const(5)
-_TRIES = const(6)
+_AT = const(5)  # ticks when queued
 
 _AVAIL = "availability.json"
 
 
 class ChargePoint:
     def __init__(self, cp_id, transport, store, connectors=1, vendor="mpy_ocpp", model="mpy_ocpp",
-                 profiles=(), queue_size=16, call_timeout=30, **boot):
+                 profiles=(), queue_size=16, call_timeout=30, auth_timeout=10, journal_size=8,
+                 **boot):
         self.id = cp_id
         self.transport = transport
         self.store = store
@@ -50,6 +51,11 @@ class ChargePoint:
         cfg.on_change = self._config_changed
         for c, a in zip(self.connectors, store.load(_AVAIL, ())):
             c.available = a
+        self.journal = Journal(self, journal_size)
+        for tx in self.journal.txs:  # running when the power went
+            if not tx.stopped and 0 < tx.connector_id <= connectors:
+                self.connectors[tx.connector_id].resume(tx)
+        self._txe = None  # the journal's message in the queue or in flight
         boot["chargePointVendor"] = vendor
         boot["chargePointModel"] = model
         self.boot = boot
@@ -57,6 +63,7 @@ class ChargePoint:
         self.queue = []
         self.queue_size = queue_size
         self.call_timeout = call_timeout
+        self.auth_timeout = auth_timeout  # a silent CSMS: decide on the offline rules after this
         self.pending = None  # (id, entry, sent ticks)
         self.accepted = False  # BootNotification Accepted
         self.online = False
@@ -97,12 +104,48 @@ class ChargePoint:
         else:
             self._timers(now)
         p = self.pending
-        if p is not None and ticks_diff(now, p[2]) >= self.call_timeout * 1000:
+        if p is not None and self._late(p[1], p[2], now):
             log("call %s %s: no answer" % (p[1][_ACTION], p[0]))
             self.pending = None
-            self._failed(p[1], now)
-        if self.queue and p is None and self.online:
+            self._failed(p[1])
+        if self.queue:
+            self._expire(now)
+        if self.online and self.accepted and self._txe is None:
+            self._feed(now)
+        if self.queue and self.pending is None and self.online:
             self._send_next(now)
+
+    def _late(self, e, sent, now):
+        if e[_ACTION] == "Authorize":  # the driver is waiting at the charger
+            return ticks_diff(now, e[_AT]) >= self.auth_timeout * 1000
+        return ticks_diff(now, sent) >= self.call_timeout * 1000
+
+    def _expire(self, now):
+        for e in self.queue:
+            if e[_ACTION] == "Authorize" and self._late(e, 0, now):
+                self.queue.remove(e)
+                log("Authorize not sent in time")
+                return self._failed(e)
+
+    def _feed(self, now):
+        """Queue the journal's oldest owed transaction message once it is due."""
+        tx = self.journal.next()
+        if tx is None or ticks_diff(now, tx.wait) < 0:
+            return
+        m = tx.msgs[0]
+        if m[1] != "StartTransaction":
+            m[2]["transactionId"] = tx.id  # known: StartTransaction always goes first
+        self._txe = [_NORMAL, m[1], m[2], self._tx_answer, tx, now]
+        self.queue.append(self._txe)
+
+    def _tx_answer(self, res, tx):
+        self._txe = None
+        if res is None:
+            cfg = self.config.values
+            self.journal.failed(tx, cfg["TransactionMessageAttempts"],
+                                cfg["TransactionMessageRetryInterval"])
+        else:
+            self.journal.done(tx, res)
 
     def _timers(self, now):
         hb = self.config.values["HeartbeatInterval"]
@@ -113,7 +156,7 @@ class ChargePoint:
         if self._aligned_due is not None and ticks_diff(now, self._aligned_due) >= 0:
             self._aligned(now)
         r = self.resetting
-        if r and (ticks_diff(now, r[1]) >= 0 or not self._tx_messages()):
+        if r and (ticks_diff(now, r[1]) >= 0 or not (self._txe or self.journal.busy())):
             r[1] = later(now, 5)
             r[2] -= 1
             if r[2] < 0 or self.on_reset(r[0]) is not False:
@@ -143,7 +186,7 @@ class ChargePoint:
         if len(self.queue) >= self.queue_size and not self._make_room():
             log("queue full, %s dropped" % action)
             return False
-        self.queue.append([prio, action, payload, cb, tx, ticks_ms(), 0])
+        self.queue.append([prio, action, payload, cb, tx, ticks_ms()])
         return True
 
     def _make_room(self):
@@ -164,54 +207,27 @@ class ChargePoint:
                 return True
         return False
 
-    def _tx_messages(self):
-        p = self.pending
-        if p and p[1][_TX]:
-            return True
-        for e in self.queue:
-            if e[_TX]:
-                return True
-        return False
-
     def _send_next(self, now):
         best = None
-        tx_wait = False  # transaction messages keep their order
         for e in self.queue:
             if not self.accepted and e[_ACTION] != "BootNotification":
-                continue
-            if e[_TX] and tx_wait:
-                continue
-            if ticks_diff(now, e[_DUE]) < 0:
-                tx_wait = tx_wait or e[_TX] is not None
                 continue
             if best is None or e[_PRIO] < best[_PRIO]:
                 best = e
         if best is None:
             return
-        tx = best[_TX]
         payload = best[_PAYLOAD]
-        if tx and best[_ACTION] != "StartTransaction":
-            if tx.id is None:
-                if best[_ACTION] == "StopTransaction":
-                    log("StopTransaction dropped: the transaction was never started at the CSMS")
-                    self.queue.remove(best)
-                    return
-            else:
-                payload["transactionId"] = tx.id
+        if clock.marked:  # timestamps taken before the clock was known
+            clock.fix(payload)
         mid = self.ids.next()
         if self.transport.send(rpc.call(mid, best[_ACTION], payload)):
             self.queue.remove(best)
             self.pending = (mid, best, now)
             self._hb_due = later(now, self.config.values["HeartbeatInterval"])
 
-    def _failed(self, e, now):
-        """A call got a CALLERROR or no answer: transaction messages are retried."""
-        cfg = self.config.values
-        if e[_TX] is not None and e[_TRIES] + 1 < cfg["TransactionMessageAttempts"]:
-            e[_TRIES] += 1
-            e[_DUE] = later(now, e[_TRIES] * cfg["TransactionMessageRetryInterval"])
-            self.queue.insert(0, e)
-        elif e[_CB]:
+    def _failed(self, e):
+        """A call got a CALLERROR or no answer (the journal retries transaction messages)."""
+        if e[_CB]:
             e[_CB](None, e[_TX])
 
     def _answer(self, mid, payload, code):
@@ -229,7 +245,7 @@ class ChargePoint:
         else:
             log("%s refused: %s" % (e[_ACTION], code))
         if code is not None:
-            self._failed(e, ticks_ms())
+            self._failed(e)
         elif e[_CB]:
             e[_CB](payload, e[_TX])
 

@@ -1,11 +1,14 @@
 # Wall-clock time. Seconds are in the port's own epoch (2000 on ESP32, 1970 elsewhere):
 # gmtime()/mktime_utc() convert, so no epoch arithmetic is done here.
+import random
 import time
 
-from .compat import mktime_utc
+from .compat import mktime_utc, ticks_diff, ticks_ms
 
 _offset = 0  # CSMS time minus RTC time, seconds
 known = time.gmtime()[0] >= 2024  # the board may have set its RTC (NTP) before us
+marked = False  # a timestamp was taken before the clock was known: see fix()
+_boot = "%x" % random.getrandbits(24)  # tells this power cycle's markers from older ones
 
 
 def now():
@@ -23,8 +26,35 @@ def set_iso(text):
 
 
 def iso(t=None):
+    """ISO 8601 UTC; the current time, until the clock is known, as a marker that fix() resolves."""
+    global marked
+    if t is None and not known:
+        marked = True
+        return "?%s:%d" % (_boot, ticks_ms())
     g = time.gmtime(now() if t is None else t)
     return "%04d-%02d-%02dT%02d:%02d:%02dZ" % g[:6]
+
+
+def _resolve(s):
+    boot, _, t = s[1:].partition(":")
+    if boot != _boot:  # taken before a reboot: the time is lost, the best we know is now
+        return iso()
+    return iso(now() - ticks_diff(ticks_ms(), int(t)) // 1000)
+
+
+def fix(obj):
+    """Replace the markers in a payload (dicts and lists, in place) once the clock is known."""
+    if type(obj) is dict:
+        for k, v in obj.items():
+            if type(v) is str:
+                if v[:1] == "?":
+                    obj[k] = _resolve(v)
+            elif type(v) in (dict, list):
+                fix(v)
+    elif type(obj) is list:
+        for v in obj:
+            fix(v)
+    return obj
 
 
 def _num(s, a, b):

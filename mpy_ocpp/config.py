@@ -16,6 +16,7 @@ _FILE = "config.json"
 
 # (name, type, flags, default). Defaults that depend on the charger are set by ChargePoint.
 CORE = (
+    ("AllowChargingWhenJournalFull", BOOL, 0, False),  # ours: charge unreported, see journal.py
     ("AllowOfflineTxForUnknownId", BOOL, 0, False),
     ("AuthorizationCacheEnabled", BOOL, 0, True),
     ("AuthorizationKey", STR, WO, ""),

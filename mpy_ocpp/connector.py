@@ -32,6 +32,7 @@ class Connector:
         self.permitted = False
         self.session = None  # (idTag, parentIdTag) authorized, waiting for the cable
         self.tx = None
+        self.restored = False
         self.finishing = False
         self.status = None  # last reported status and error
         self.reported_error = None
@@ -61,6 +62,8 @@ class Connector:
             return
         plugged = self.plugged() if self.plugged else self.session is not None or self.tx is not None
         cfg = self.cp.config.values
+        if self.restored:
+            self._reconcile(now, plugged)
         if self.session and not self.tx:
             if plugged and self.operative and not fault:
                 self._start(now)
@@ -90,6 +93,16 @@ class Connector:
         if tx and cfg["MeterValueSampleInterval"] and ticks_diff(now, self._mv_due) >= 0:
             self._mv_due = later(now, cfg["MeterValueSampleInterval"])
             self.sample("MeterValuesSampledData", "StopTxnSampledData", "Sample.Periodic")
+
+    def _reconcile(self, now, plugged):
+        """After a power cut: go on charging if the EV is still there, else stop."""
+        self.restored = False
+        if plugged:
+            log("connector %d: transaction resumed after a restart" % self.id)
+            self._mv_due = later(now, self.cp.config["MeterValueSampleInterval"])
+        else:
+            log("connector %d: EV gone while the power was off, transaction stopped" % self.id)
+            self.end("PowerLoss")
 
     def _status(self, plugged, fault, permitted):
         if fault:
@@ -157,31 +170,42 @@ class Connector:
     def _start(self, now):
         id_tag, parent = self.session
         self.session = None
+        cp = self.cp
+        journal = cp.journal
+        full = not journal.room(self.id)
+        if full and not cp.config["AllowChargingWhenJournalFull"]:
+            log("connector %d: transaction refused, the journal is full" % self.id)
+            if cp.on_authorize:
+                cp.on_authorize(self.id, id_tag, "JournalFull")
+            return
         self.finishing = False
         tx = self.tx = Transaction(self.id, id_tag, parent, self._meter())
         p = {"connectorId": self.id, "idTag": id_tag, "meterStart": tx.meter_start,
-             "timestamp": clock.iso(tx.start_time)}
-        r = self.cp.reservation
+             "timestamp": tx.start}
+        r = cp.reservation
         tx.reservation = r.use(self.id, id_tag, parent) if r else None
         if tx.reservation is not None:
             p["reservationId"] = tx.reservation
-        self.cp.call("StartTransaction", p, self._started, tx=tx)
-        tx.add(metering.sample(self, self.cp.config["StopTxnSampledData"], "Transaction.Begin"))
-        self._mv_due = later(now, self.cp.config["MeterValueSampleInterval"])
+        tx.add(metering.sample(self, cp.config["StopTxnSampledData"], "Transaction.Begin"))
+        if full:
+            log("connector %d: the journal is full, charging without reporting" % self.id)
+            tx.unreported = True
+        else:
+            journal.add(tx, p)  # on flash before the relay closes
+        self._mv_due = later(now, cp.config["MeterValueSampleInterval"])
 
-    def _started(self, res, tx):
-        if res is None:
-            log("connector %d: StartTransaction failed, charging stopped" % self.id)
-            if self.tx is tx:
-                self.end("Other")
-            return
-        tx.id = res["transactionId"]
-        info = res["idTagInfo"]
+    def started(self, tx, info):
+        """The CSMS confirmed the StartTransaction of `tx` with this idTagInfo."""
         self.cp.remember(tx.id_tag, info)
         if info["status"] != "Accepted":
             tx.deauthorized = True
             if self.tx is tx and self.cp.config["StopTransactionOnInvalidId"]:
                 self.end("DeAuthorized")
+
+    def resume(self, tx):
+        """A transaction that was running when the power went: reconciled on the first loop()."""
+        self.tx = tx
+        self.restored = True
 
     def end(self, reason="Local", id_tag=None):
         """Stop the transaction (StopTransaction reason); False if none runs."""
@@ -199,22 +223,29 @@ class Connector:
             p["idTag"] = id_tag
         if tx.data:
             p["transactionData"] = tx.data
-        self.cp.call("StopTransaction", p, self._stopped, tx=tx)
+        tx.stopped = True
+        if tx.lost or tx.unreported:
+            self.cp.journal.forget(tx)
+        else:
+            self.cp.journal.push(tx, "StopTransaction", p)
         return True
-
-    def _stopped(self, res, tx):
-        if res and "idTagInfo" in res:
-            self.cp.remember(tx.id_tag, res["idTagInfo"])
 
     def sample(self, key, stop_key, context):
         """Send a MeterValues of the measurands in config `key`; keep `stop_key` ones for Stop.
         False if the connector has none of those measurands."""
         cfg = self.cp.config
+        tx = self.tx
         mv = metering.sample(self, cfg[key], context)
+        if tx and stop_key:
+            tx.add(metering.sample(self, cfg[stop_key], context))
         if mv:
-            self.cp.call("MeterValues", {"connectorId": self.id, "meterValue": [mv]}, tx=self.tx)
-        if self.tx and stop_key:
-            self.tx.add(metering.sample(self, cfg[stop_key], context))
+            p = {"connectorId": self.id, "meterValue": [mv]}
+            if tx:
+                self.cp.journal.push(tx, "MeterValues", p)  # saves the stop data too
+            else:
+                self.cp.call("MeterValues", p)
+        elif tx and stop_key:
+            self.cp.journal.save(tx)
         return mv is not None
 
     def unlock(self):

@@ -41,14 +41,33 @@ class Store:
         try:
             os.rename(p + ".tmp", p)  # littlefs and POSIX replace atomically
         except OSError:
-            self.remove(name)  # FAT will not rename over an existing file
+            os.remove(p)  # FAT will not rename over an existing file
             os.rename(p + ".tmp", p)
 
+    def names(self, prefix):
+        """The documents whose name starts with `prefix` (also those only a .tmp holds)."""
+        out = []
+        for n in os.listdir(self.path):
+            if n.endswith(".tmp"):
+                n = n[:-4]
+            if n.startswith(prefix) and not n.endswith(".bad") and n not in out:
+                out.append(n)
+        return out
+
+    def quarantine(self, name):
+        """Set a corrupt document aside as NAME.bad (kept for diagnosis, never read again)."""
+        for n in (name, name + ".tmp"):
+            try:
+                os.rename(self._file(n), self._file(name + ".bad"))
+            except OSError:
+                pass
+
     def remove(self, name):
-        try:
-            os.remove(self._file(name))
-        except OSError:
-            pass
+        for n in (name, name + ".tmp"):
+            try:
+                os.remove(self._file(n))
+            except OSError:
+                pass
 
     def load(self, name, default=None):
         """A JSON document, or `default` when missing or unreadable."""

@@ -1,7 +1,10 @@
-# One charging transaction as the CSMS will see it: StartTransaction, MeterValues, StopTransaction.
+# One charging transaction as the CSMS will see it, and the messages it still owes the CSMS.
+# Everything here is persisted by the journal at every change.
 from . import clock
 
 _DATA_MAX = 8  # transactionData entries kept for StopTransaction (Transaction.Begin + newest)
+_FIELDS = ("connector_id", "id_tag", "parent", "meter_start", "start", "id", "reservation",
+           "deauthorized", "data", "seq", "msgs", "tries", "due", "stopped", "lost")
 
 
 class Transaction:
@@ -10,11 +13,34 @@ class Transaction:
         self.id_tag = id_tag
         self.parent = parent  # parentIdTag, for stopping with another card of the same group
         self.meter_start = meter_start
-        self.start_time = clock.now()
+        self.start = clock.iso()  # ISO time, or a marker until the clock is known
         self.id = None  # transactionId, once the CSMS has answered StartTransaction
-        self.deauthorized = False
         self.reservation = None  # reservationId it used
+        self.deauthorized = False
         self.data = []  # meterValues for StopTransaction.transactionData
+        self.seq = 0  # the journal's record number
+        self.msgs = []  # messages owed to the CSMS, oldest first: [order, action, payload]
+        self.tries = 0  # failed attempts of msgs[0]
+        self.due = 0  # wall-clock second before which msgs[0] waits
+        self.wait = 0  # the same as a ticks deadline (not persisted)
+        self.stopped = False
+        self.lost = False  # StartTransaction given up: nothing more is sent
+        self.unreported = False  # charging while the journal is full (not persisted)
+
+    def state(self):
+        return [getattr(self, f) for f in _FIELDS]
+
+    @classmethod
+    def restore(cls, state):
+        """A Transaction from state(), or None if the document is not one."""
+        if type(state) is not list or len(state) != len(_FIELDS):
+            return None
+        tx = cls(0, "", None, 0)
+        for f, v in zip(_FIELDS, state):
+            setattr(tx, f, v)
+        ok = (type(tx.connector_id) is int and type(tx.id_tag) is str and type(tx.msgs) is list
+              and type(tx.data) is list and type(tx.seq) is int)
+        return tx if ok else None
 
     def add(self, meter_value):
         if meter_value is None:

@@ -194,20 +194,13 @@ def test_reset_without_hook_is_rejected_and_with_hook_waits_for_stop():
     done = []
     cp.on_reset = lambda hard: done.append(hard)
     cp.connectors[1].begin("TAG")
-    cp.loop()
-    assert cp.connectors[1].tx
+    _drain(cp, link)
+    assert cp.connectors[1].tx and _calls(link, "StartTransaction")
     assert _call(cp, link, "Reset", {"type": "Hard"})[2] == {"status": "Accepted"}
     cp.loop()
-    assert done == []  # StartTransaction and StopTransaction still to go
-    _answer(cp, link, {"transactionId": 5, "idTagInfo": {"status": "Accepted"}})
-    while _last_call(link)[2] == "StatusNotification":
-        assert done == []
-        _answer(cp, link, {})
-    stop = _last_call(link)
-    assert stop[2] == "StopTransaction" and stop[3]["reason"] == "HardReset"
-    _answer(cp, link, {})
-    cp.loop()
-    assert done == [True]
+    assert done == []  # the StopTransaction is not out yet
+    _drain(cp, link)
+    assert done == [True] and _calls(link, "StopTransaction")[-1]["reason"] == "HardReset"
 
 
 def test_transaction_message_retried_then_given_up():
@@ -215,39 +208,36 @@ def test_transaction_message_retried_then_given_up():
     cp.config.change("TransactionMessageAttempts", "2")
     cp.config.change("TransactionMessageRetryInterval", "0")
     cp.connectors[1].begin("TAG")
-    cp.loop()
-    cp.loop()
-    assert link.sent[-1][2] == "StartTransaction"
-    first = link.sent[-1][1]
-    link.inbox.append(json.dumps([4, first, "InternalError", "", {}]))
-    cp.loop()
-    cp.loop()
-    assert link.sent[-1][2] == "StartTransaction" and link.sent[-1][1] != first
-    link.inbox.append(json.dumps([4, link.sent[-1][1], "InternalError", "", {}]))
-    cp.loop()
-    cp.loop()
-    assert cp.connectors[1].tx is None  # given up: the charge stops
-
+    _drain(cp, link, 30, {"StartTransaction": None})
+    assert len(_calls(link, "StartTransaction")) == 2  # two attempts, then given up
+    assert cp.connectors[1].tx is None  # the charge stops
+    assert not _calls(link, "StopTransaction") and not cp.journal.txs
 
 def _calls(link, action):
     return [m[3] for m in link.sent if m[0] == 2 and m[2] == action]
 
 
-def _drain(cp, link, n=20):
-    """Answer every call with an empty (or transaction) result, as a patient CSMS would."""
+def _drain(cp, link, n=20, answers=None):
+    """Answer every call as a patient CSMS would; `answers` overrides by action (None =
+    a CALLERROR)."""
     for _ in range(n):
         cp.loop()
         p = cp.pending
         if p is None:
             continue
         action = p[1][1]
-        if action == "StartTransaction":
+        if answers and action in answers:
+            res = answers[action]
+        elif action == "StartTransaction":
             res = {"transactionId": 7, "idTagInfo": {"status": "Accepted"}}
         elif action in ("Authorize", "StopTransaction"):
             res = {"idTagInfo": {"status": "Accepted"}}
         else:
             res = {}
-        link.inbox.append(json.dumps([3, p[0], res]))
+        if res is None:
+            link.inbox.append(json.dumps([4, p[0], "InternalError", "", {}]))
+        else:
+            link.inbox.append(json.dumps([3, p[0], res]))
 
 
 def _until(cp, link, pred, seconds=3):
@@ -297,18 +287,13 @@ def test_ev_side_disconnect_suspends_when_configured_not_to_stop():
 def test_invalid_id_in_start_answer_stops_or_suspends():
     cp, link = _booted()
     c = cp.connectors[1]
+    blocked = {"StartTransaction": {"transactionId": 3, "idTagInfo": {"status": "Blocked"}}}
     c.begin("BAD")
-    cp.loop()
-    cp.loop()
-    link.inbox.append(json.dumps([3, cp.pending[0], {"transactionId": 3, "idTagInfo": {"status": "Blocked"}}]))
-    _drain(cp, link)
+    _drain(cp, link, 20, blocked)
     assert c.tx is None and _calls(link, "StopTransaction")[-1]["reason"] == "DeAuthorized"
     cp.config.change("StopTransactionOnInvalidId", "false")
     c.begin("BAD")
-    cp.loop()
-    cp.loop()
-    link.inbox.append(json.dumps([3, cp.pending[0], {"transactionId": 4, "idTagInfo": {"status": "Blocked"}}]))
-    _drain(cp, link)
+    _drain(cp, link, 20, blocked)
     assert c.tx is not None and not c.permitted and c.status == "SuspendedEVSE"
 
 
@@ -342,7 +327,7 @@ def test_queue_is_bounded_and_keeps_transaction_messages():
     for i in range(40):
         cp.data_transfer("v", str(i))
     assert len(cp.queue) <= cp.queue_size
-    assert [e[1] for e in cp.queue].count("StartTransaction") == 1
+    assert [m[1] for m in cp.journal.txs[0].msgs] == ["StartTransaction"]
     link.online = True
     _drain(cp, link, 60)
     assert not cp.queue and _calls(link, "StartTransaction")
