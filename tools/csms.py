@@ -401,7 +401,8 @@ class CSMS:
     Records (read from the test thread; lists only grow):
       frames [(cp_id, "in"|"out", text)], calls [Received], violations [str],
       events [(cp_id, "connect"|"disconnect"|"replaced", detail)],
-      handshakes [dict], transactions {transactionId: dict}
+      handshakes [dict], transactions {transactionId: dict(cp_id, start, stop, meter_values,
+      starts, stops)} (starts/stops count repeats of the same message)
     """
 
     def __init__(self, auth=None, ssl_context=None, heartbeat_interval=300,
@@ -641,9 +642,17 @@ class CSMS:
         return {"status": status, "currentTime": self._now(), "interval": interval}
 
     def _start_reply(self, cp_id, payload):
-        tx = self.next_transaction_id
-        self.next_transaction_id = tx + 1
-        self.transactions[tx] = dict(cp_id=cp_id, start=payload, stop=None, meter_values=[])
+        # A StartTransaction sent again (its answer was lost in a cut) is the same transaction,
+        # as for real CSMSs: same charger, connector, idTag, meterStart and timestamp.
+        for tx, t in self.transactions.items():
+            if t["cp_id"] == cp_id and t["start"] == payload:
+                t["starts"] += 1
+                break
+        else:
+            tx = self.next_transaction_id
+            self.next_transaction_id = tx + 1
+            self.transactions[tx] = dict(cp_id=cp_id, start=payload, stop=None, meter_values=[],
+                                         starts=1, stops=0)
         return {"transactionId": tx,
                 "idTagInfo": self.id_tag_info(payload["idTag"], self.start_status)}
 
@@ -651,6 +660,7 @@ class CSMS:
         tx = self.transactions.get(payload["transactionId"])
         if tx is not None:
             tx["stop"] = payload
+            tx["stops"] += 1
         if "idTag" in payload:
             return {"idTagInfo": self.id_tag_info(payload["idTag"])}
         return {}

@@ -1,0 +1,34 @@
+"""Power cuts at every step of a 2-connector session and in the middle of every file write,
+against the real CSMS: every transaction reaches it exactly once, in order, with consistent
+meter values (see tests_host/powercut.py and docs/RELIABILITY.md)."""
+import pytest
+
+from tests_host import powercut
+
+STEP_CUTS = range(len(powercut.STEPS))
+WRITES = 22  # file writes of an uncut session; test_write_count keeps this honest
+
+
+def test_uncut_session(csms, tmp_path):
+    s = powercut.Session(csms, str(tmp_path)).run()
+    powercut.check(csms)
+    assert s.cuts == 0
+
+
+def test_write_count(csms, tmp_path):
+    assert powercut.Session(csms, str(tmp_path)).run().writes[0] == WRITES
+
+
+@pytest.mark.parametrize("step", STEP_CUTS, ids=[n for n, _ in powercut.STEPS])
+def test_cut_before_step(csms, tmp_path, step):
+    s = powercut.Session(csms, str(tmp_path), cut_step=step).run()
+    assert s.cuts == 1
+    powercut.check(csms)
+
+
+@pytest.mark.parametrize("half", [True, False], ids=["half-written", "written-not-renamed"])
+@pytest.mark.parametrize("write", range(1, WRITES + 1))
+def test_cut_during_write(csms, tmp_path, write, half):
+    s = powercut.Session(csms, str(tmp_path), cut_write=write, half=half).run()
+    assert s.cuts == 1
+    powercut.check(csms)
