@@ -102,6 +102,9 @@ class Config:
 
     def find(self, name):
         """The key entry for a name (keys are case-insensitive CiStrings), or None."""
+        for k in self.keys:  # the exact spelling first: no allocation
+            if k[0] == name:
+                return k
         n = name.lower()
         for k in self.keys:
             if k[0].lower() == n:
@@ -170,8 +173,8 @@ class Config:
     def get_configuration(self, names):
         """GetConfiguration.conf payload for the requested names (all if none)."""
         known, unknown = [], []
-        for name in names or [k[0] for k in self.keys]:
-            k = self.find(name)
+        for name in names or self.keys:
+            k = name if type(name) is tuple else self.find(name)
             if k is None or (k[2] & WO):
                 unknown.append(name)
             else:
