@@ -176,7 +176,8 @@ class Config:
         for name in names or self.keys:
             k = name if type(name) is tuple else self.find(name)
             if k is None or (k[2] & WO):
-                unknown.append(name)
+                if k is not name:  # asked for by name; a write-only key is never listed
+                    unknown.append(name)
             else:
                 known.append({"key": k[0], "readonly": bool(k[2] & RO),
                               "value": _text(k[1], self.values[k[0]])})
