@@ -86,9 +86,16 @@ class Hardware:
     def power(self):
         return self.rated if self.relay and self.plugged and self.ev_ready else 0
 
-    def set_relay(self, on):
+    def state(self):
+        """What survives a kill of the simulator: the hardware is not the charge point."""
         self.tick()
-        self.relay = on
+        return [self.plugged, self.ev_ready, self.fault, self.wh,
+                int(time.time()) if self.power() else None]
+
+    def restore(self, st):
+        self.plugged, self.ev_ready, self.fault, self.wh, since = st
+        if since is not None:  # the EV drew current until the relay dropped with the power
+            self.wh += self.rated * max(0, int(time.time()) - since) / 3600
 
 
 def parse_args(argv):
@@ -110,13 +117,19 @@ class Sim:
         self.opts = opts
         self.hw = [Hardware(int(opts["--power"])) for _ in range(int(opts["--connectors"]) + 1)]
         self.reboot = False
+        self.store = Store(opts["--state"] or "state/" + opts["--id"])
+        for hw, st in zip(self.hw, self.store.load("simhw.json", ())):
+            hw.restore(st)
         self.boot()
+
+    def save_hw(self):
+        self.store.save("simhw.json", [hw.state() for hw in self.hw])
 
     def boot(self):
         o = self.opts
         url = o["--url"].rstrip("/") + "/" + o["--id"]
         ws = WebSocket(url, ca=o["--ca"], log=log)
-        store = Store(o["--state"] or "state/" + o["--id"])
+        store = self.store
         if o["--auth-key"] is not None and not store.read("config.json"):
             store.save("config.json", {"AuthorizationKey": o["--auth-key"]})
         cp = self.cp = ChargePoint(o["--id"], Tap(ws), store, connectors=len(self.hw) - 1,
@@ -124,6 +137,13 @@ class Sim:
                                    firmwareVersion="sim-1")
         cp.on_reset = self.on_reset
         cp.on_data_transfer = lambda vendor, msg, data: ("Accepted", data)
+
+        def install(path):  # a simulated install: say what would be flashed
+            with open(path, "rb") as f:
+                log("firmware: installing %s, %d bytes" % (path, len(f.read())))
+            return True
+        if cp.firmware:
+            cp.firmware.install = install
         for c, hw in zip(cp.connectors, self.hw):
             c.error = self._error(hw)
             if c.id == 0:
@@ -133,7 +153,7 @@ class Sim:
             c.ev_ready = self._get(hw, "ev_ready")
             c.energy = self._energy(hw)
             c.power = hw.power
-            c.on_permission = hw.set_relay
+            c.on_permission = self._relay(hw)
             c.on_unlock = lambda: True
 
     def _get(self, hw, name):
@@ -144,6 +164,13 @@ class Sim:
             hw.tick()
             return int(hw.wh)
         return read
+
+    def _relay(self, hw):
+        def set_relay(on):
+            hw.tick()
+            hw.relay = on
+            self.save_hw()
+        return set_relay
 
     def _error(self, hw):
         return lambda: hw.fault
@@ -183,6 +210,8 @@ class Sim:
                 return False
             elif cmd != "wait":
                 log("unknown command: " + line.strip())
+            if hw is not None:
+                self.save_hw()
         except (IndexError, ValueError):
             log("bad command: " + line.strip())
         return True
@@ -192,7 +221,7 @@ class Sim:
         for c, hw in zip(self.cp.connectors, self.hw):
             cs.append({"id": c.id, "status": c.status, "plugged": hw.plugged, "ev_ready": hw.ev_ready,
                        "relay": hw.relay, "energy_wh": int(hw.wh), "power_w": hw.power(),
-                       "transaction": c.tx.id if c.tx else None})
+                       "transaction": c.tx.id if c.tx else None, "limit": c.limit})
         return {"online": self.cp.online, "accepted": self.cp.accepted, "connectors": cs}
 
 
