@@ -3,6 +3,9 @@
 #   make demo   the CSMS + charge point demo (DEMO_ARGS=--micropython for the unix port)
 #   make mpy    compile the library with mpy-cross into build/mpy/ and print sizes
 #   make bench  benchmarks (BENCH_ARGS=... passed through)
+#   make deploy compile, then copy the package, one board's modules, the drivers and a config
+#               to a board: make deploy PORT=/dev/ttyUSB0 BOARD=esp32_devkit CONFIG=config.json
+#               [CA=ca.der] [FROZEN=1: the firmware has the code frozen in, copy only the config]
 #   make clean  build outputs and caches; `make distclean` also drops .venv and node_modules
 
 PYTHON ?= python3
@@ -17,13 +20,20 @@ MPY_DIR := build/mpy
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 BENCH_ARGS ?=
+PORT ?= /dev/ttyUSB0
+BOARD ?= esp32_devkit
+CONFIG ?= config.json
+CA ?=
+FROZEN ?= 0
+MPREMOTE ?= $(VENV)/bin/mpremote
+DEPLOY_DIR ?= build/deploy
 
 MPY_SRC := $(sort $(shell find mpy_ocpp boards -name '*.py' 2>/dev/null))
 MPY_OUT := $(patsubst %.py,$(MPY_DIR)/%.mpy,$(MPY_SRC))
 # pytest.ini names the test paths; without it, say them here
 TEST_PATHS := $(if $(wildcard pytest.ini),,tests_host)
 
-.PHONY: all venv wasm test demo mpy bench clean distclean
+.PHONY: all venv wasm test demo mpy bench deploy clean distclean
 .DELETE_ON_ERROR:
 
 all: test
@@ -64,6 +74,26 @@ mpy: $(MPY_OUT)
 	  p=$$(wc -c < $$f); m=$$(wc -c < $(MPY_DIR)/$${f%.py}.mpy); tp=$$((tp + p)); tm=$$((tm + m)); \
 	  printf '%8d %8d  %s\n' $$p $$m $$f; done; \
 	printf '%8d %8d  total\n' $$tp $$tm
+
+# The board's filesystem as staged in $(DEPLOY_DIR): /lib/mpy_ocpp/*.mpy, /lib/boards/ (the
+# shared modules, $(BOARD) only, the drivers), /main.py (starts the charger), /config.json.
+deploy: mpy
+	@test -f "$(CONFIG)" || { echo "deploy: CONFIG=$(CONFIG) not found (format: README.md, Boards)" >&2; exit 1; }
+	@test -f "boards/$(BOARD).py" || { echo "deploy: BOARD=$(BOARD): no boards/$(BOARD).py" >&2; exit 1; }
+	@rm -rf $(DEPLOY_DIR) && mkdir -p $(DEPLOY_DIR)/lib/mpy_ocpp $(DEPLOY_DIR)/lib/boards/drivers
+	@cp $(MPY_DIR)/mpy_ocpp/*.mpy $(DEPLOY_DIR)/lib/mpy_ocpp/
+	@for m in __init__ board main $(BOARD); do cp $(MPY_DIR)/boards/$$m.mpy $(DEPLOY_DIR)/lib/boards/; done
+	@cp $(MPY_DIR)/boards/drivers/*.mpy $(DEPLOY_DIR)/lib/boards/drivers/
+	@printf 'from boards.main import run\nrun("config.json")\n' > $(DEPLOY_DIR)/main.py
+	@cp "$(CONFIG)" $(DEPLOY_DIR)/config.json
+	@$(if $(CA),cp "$(CA)" $(DEPLOY_DIR)/$(notdir $(CA)),true)
+	@echo "deploy: $(BOARD) -> $(PORT): $$(find $(DEPLOY_DIR) -type f | wc -l) files, $$(cat $$(find $(DEPLOY_DIR) -type f) | wc -c) bytes"
+	@if [ "$(FROZEN)" != 1 ]; then echo "deploy: [1/2] /lib (mpy_ocpp, boards)"; \
+	  $(MPREMOTE) connect $(PORT) fs cp -r $(DEPLOY_DIR)/lib :/ || exit 1; fi
+	@echo "deploy: [2/2] /main.py, /config.json$(if $(CA), /$(notdir $(CA))), then reset"
+	$(MPREMOTE) connect $(PORT) fs cp $(DEPLOY_DIR)/main.py :/main.py + fs cp $(DEPLOY_DIR)/config.json :/config.json \
+	  $(if $(CA),+ fs cp $(DEPLOY_DIR)/$(notdir $(CA)) :/$(notdir $(CA))) + reset
+	@echo "deploy: done; follow the log with: $(MPREMOTE) connect $(PORT) repl"
 
 clean:
 	rm -rf build .pytest_cache .hypothesis

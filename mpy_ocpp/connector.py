@@ -47,7 +47,8 @@ class Connector:
 
     @property
     def operative(self):
-        return self.available and self.cp.connectors[0].available
+        fw = self.cp.firmware  # no new transaction while a firmware image waits to install
+        return self.available and self.cp.connectors[0].available and not (fw and fw.installing)
 
     def _fault(self, err):
         return err is not None and (type(err) is str or len(err) < 4 or err[3])

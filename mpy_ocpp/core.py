@@ -8,7 +8,7 @@ PROFILE = "Core"
 
 
 def _connector(cp, cid, zero=False):
-    if (cid == 0 and not zero) or cid >= len(cp.connectors):
+    if cid < (0 if zero else 1) or cid >= len(cp.connectors):
         return None
     return cp.connectors[cid]
 

@@ -113,7 +113,7 @@ class WebSocket:
             self._host, self._port = self._net.strip("[]"), 443 if tls else 80
         if max_size <= 2 * _HEAD:
             raise ValueError("max_size")
-        self._ctx = _context(ca, verify, cert, key) if tls else None
+        self.ctx = _context(ca, verify, cert, key) if tls else None
         self._proto = subprotocol
         self._max = max_size
         self._buf = bytearray(max_size)  # the HTTP reply and every message land here
@@ -209,9 +209,9 @@ class WebSocket:
         if not ev:
             return
         s = self._s
-        if self._ctx:
+        if self.ctx:
             # the handshake runs later, driven by do_handshake() (CPython) or by writes (MicroPython)
-            s = self._s = self._ctx.wrap_socket(s, server_hostname=self._host,
+            s = self._s = self.ctx.wrap_socket(s, server_hostname=self._host,
                                                 do_handshake_on_connect=False)
             self._hs = getattr(s, "do_handshake", None)
             self._pend = getattr(s, "pending", None)  # CPython keeps decrypted bytes there

@@ -1,0 +1,261 @@
+# The charger: reads config.json, brings the board up, builds the ChargePoint and the
+# drivers, and runs them in one loop. On the board, /main.py is `from boards.main import run; run()`.
+# Order matters: contactors off first, then the watchdog, then Wi-Fi and NTP, then OCPP.
+# Every step of the loop is short (a card read ~10 ms, a Modbus write ~10 ms at 9600 baud, a
+# pilot burst 1.1 ms); DNS and the TLS handshake are the longest, far under the watchdog.
+import json
+import sys
+
+import machine
+
+from mpy_ocpp.compat import log, ticks_add, ticks_diff, ticks_ms
+
+from boards.drivers import sleep_ms
+from boards.drivers.relay import LevelSense, MainsSense, Relay
+
+
+# feature profiles used when config.json does not name them: those this build has
+PROFILES = ("local_auth_list", "reservation", "smart_charging", "remote_trigger")
+
+
+def profiles(names):
+    found = []
+    for name in names:
+        try:
+            __import__("mpy_ocpp." + name)
+        except ImportError:
+            log("profile %s not in this build" % name)
+            continue
+        found.append(sys.modules["mpy_ocpp." + name])
+    return tuple(found)
+
+
+def load(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def board_for(cfg):
+    name = cfg.get("board", "esp32_devkit")
+    if name == "esp32_devkit":
+        from boards.esp32_devkit import BOARD
+    elif name == "pico_w":
+        from boards.pico_w import BOARD
+    else:
+        raise ValueError("unknown board %s" % name)
+    return BOARD(cfg)
+
+
+class Outlet:
+    """One connector's hardware: contactor (+ feedback), control pilot, meter."""
+
+    def __init__(self, board, cfg, n, stop_ms=3000):
+        sfx = "" if n == 1 else str(n)  # pins of connector 2 are "relay2", "cp_pwm2", ...
+        fb = cfg.get("feedback")
+        sense = None
+        if fb:
+            p = board.pin("relay_fb" + sfx, machine.Pin.IN)
+            sense = MainsSense(p) if fb == "mains" else LevelSense(p, cfg.get("feedback_active", 0))
+        self.relay = Relay(board.pin("relay" + sfx, machine.Pin.OUT, value=1 - cfg.get("relay_active", 1)),
+                           sense, cfg.get("relay_active", 1))
+        self.pilot = None
+        self.meter = None
+        self.cfg = cfg
+        self.sfx = sfx
+        self.stop_ms = stop_ms
+        self.permitted = False
+        self._open_at = None
+
+    def start(self, board, bus):
+        """Everything but the contactor (already off): pilot, meter."""
+        cfg, sfx = self.cfg, self.sfx
+        if cfg.get("pilot", True):
+            from boards.drivers.pilot import Pilot
+            pp = board.adc("pp_adc" + sfx) if cfg.get("proximity", True) and board.has("pp_adc" + sfx) else None
+            self.pilot = Pilot(board.pwm("cp_pwm" + sfx), board.adc("cp_adc" + sfx), pp,
+                               zero=board.cfg.get("pilot_zero", board.PILOT_ZERO),
+                               scale=board.cfg.get("pilot_scale", board.PILOT_SCALE),
+                               max_amps=cfg.get("max_current", 32), cable=cfg.get("cable_current"),
+                               ventilation=cfg.get("ventilation", False))
+        m = cfg.get("meter")
+        if m and bus is not None:
+            from boards.drivers.meters import Meter
+            self.meter = Meter(m["model"], m.get("address", 1), m.get("interval_ms", 1000))
+            bus.add(self.meter)
+
+    def wire(self, c):
+        """Connect the library's connector `c` to this hardware."""
+        p, m = self.pilot, self.meter
+        if p:
+            c.plugged = p.plugged
+            c.ev_ready = p.ev_ready
+            c.evse_ready = p.evse_ready
+            c.on_limit = p.set_limit  # A (None = no limit): the PWM offers min(cable, max, limit)
+            c.measure("Current.Offered", p.current_offered)
+        if m:
+            c.energy = m.energy
+            c.power = m.power
+            names = [f[3] for b in m.map for f in b[3]]
+            for i, ph in ((1, "L1"), (2, "L2"), (3, "L3")):
+                if "v%d" % i in names:
+                    c.measure("Voltage", self._reader("v%d" % i), ph + "-N")
+                    c.measure("Current.Import", self._reader("a%d" % i), ph)
+        sources = [s.error for s in (self.relay, p, m) if s]
+        c.error = lambda: _first(sources)
+        c.on_permission = self.permit
+
+    def _reader(self, name):
+        return lambda: self.meter.get(name)
+
+    def permit(self, on):
+        self.permitted = on
+        if self.pilot:
+            self.pilot.enabled = on
+        if not on:
+            # give the EV `stop_ms` to stop drawing (PWM gone -> state B) before opening
+            self._open_at = ticks_add(ticks_ms(), self.stop_ms) if self.relay.on else None
+
+    def poll(self, now):
+        p = self.pilot
+        if p:
+            p.poll(now)
+        ready = p is None or p.ev_ready()
+        if p and p.state == "A":
+            self.relay.clear()  # a new EV gets a new try after "contactor did not close"
+        if self.permitted:
+            self.relay.set(ready)
+        elif self.relay.on and (not ready or self._open_at is None or ticks_diff(now, self._open_at) >= 0):
+            self.relay.set(False)
+        self.relay.poll(now)
+
+
+def _first(sources):
+    for f in sources:
+        e = f()
+        if e is not None:
+            return e
+    return None
+
+
+class Charger:
+    def __init__(self, cfg):
+        self.cfg = cfg
+        board = self.board = board_for(cfg)
+        conns = cfg.get("connectors") or [{}]
+        self.outlets = [Outlet(board, c, i + 1) for i, c in enumerate(conns)]  # contactors off now
+        board.watchdog(cfg.get("watchdog_ms", board.WDT_MS))
+        board.led(100, ticks_ms())
+        board.wifi(cfg.get("wifi_wait_ms", 15000))
+        board.ntp()
+        self.bus = self._bus()
+        for o in self.outlets:
+            o.start(board, self.bus)
+        self.reader = self._reader()
+        self.cp = self._chargepoint()
+        self.stopped = False
+
+    def _bus(self):
+        if not any(c.get("meter") for c in self.cfg.get("connectors") or ()):
+            return None
+        from boards.drivers.modbus import Master
+        m = self.cfg.get("modbus", {})
+        baud = m.get("baudrate", 9600)
+        b = self.board
+        return Master(b.uart(baud), baud, b.pin("rs485_de", machine.Pin.OUT) if b.has("rs485_de") else None,
+                      m.get("timeout_ms", 200))
+
+    def _reader(self):
+        r = self.cfg.get("reader")
+        if not r:
+            return None
+        b = self.board
+        fmt = {"order": r.get("uid_order", "msb"), "case": r.get("uid_case", "upper"),
+               "repeat_ms": r.get("repeat_ms", 2000)}
+        if r.get("type", "mfrc522") == "pn532":
+            from boards.drivers.pn532 import PN532
+            return PN532(b.i2c(), r.get("address", 0x24), **fmt)
+        from boards.drivers.mfrc522 import MFRC522
+        rst = b.pin("rfid_rst", machine.Pin.OUT, value=1) if b.has("rfid_rst") else None
+        return MFRC522(b.spi(), b.pin("rfid_cs", machine.Pin.OUT, value=1), rst, **fmt)
+
+    def _chargepoint(self):
+        from mpy_ocpp import ChargePoint, __version__
+        from mpy_ocpp.store import Store
+        from mpy_ocpp.ws import WebSocket
+        cfg, b = self.cfg, self.board
+        cs = cfg["csms"]
+        cp_id = cs["id"]
+        store = Store(cfg.get("state", "/ocpp"))
+        key = cs.get("authorization_key")
+        saved = store.load("config.json", {})
+        if key and "AuthorizationKey" not in saved:  # first boot; later the CSMS owns the key
+            saved["AuthorizationKey"] = key
+            store.save("config.json", saved)
+        ws = WebSocket(cs["url"].rstrip("/") + "/" + cp_id, ca=cs.get("ca"), cert=cs.get("client_cert"),
+                       key=cs.get("client_key"), timeout=cs.get("timeout", 5), log=log)
+        boot = {"firmwareVersion": "mpy_ocpp-%s/%s" % (__version__, b.NAME),
+                "chargePointSerialNumber": cfg.get("serial") or b.unique_id()}
+        meters = [c["meter"]["model"] for c in cfg.get("connectors") or () if c.get("meter")]
+        if meters:
+            boot["meterType"] = meters[0]
+        cp = ChargePoint(cp_id, ws, store, connectors=len(self.outlets), vendor=cfg.get("vendor", "mpy_ocpp"),
+                         model=cfg.get("model", b.NAME), profiles=profiles(cfg.get("profiles", PROFILES)), **boot)
+        for o, c in zip(self.outlets, cp.connectors[1:]):
+            o.wire(c)
+        if self.reader:
+            cp.connectors[0].error = self.reader.error
+        cp.on_reset = self._reset
+        return cp
+
+    def _reset(self, hard):
+        for o in self.outlets:
+            o.relay.set(False)
+        self.stopped = True
+        machine.reset()
+
+    def step(self):
+        now = ticks_ms()
+        b = self.board
+        b.feed()
+        b.wifi_poll(now)
+        cp = self.cp
+        cp.loop()
+        for o in self.outlets:
+            o.poll(now)
+        if self.bus:
+            self.bus.poll(now)
+        if self.reader:
+            tag = self.reader.poll(now)
+            if tag:
+                log("card %s" % tag)
+                cp.tag(self.cfg["reader"].get("connector", 0 if len(self.outlets) > 1 else 1), tag)
+        b.led(self._pattern(), now)
+
+    def _pattern(self):
+        cp = self.cp
+        if not cp.online:
+            return 250  # fast blink: no CSMS
+        for c in cp.connectors:
+            if c.status == "Faulted":
+                return 100
+        for c in cp.connectors[1:]:
+            if c.tx:
+                return 1000  # slow blink: charging session
+        return 1 if cp.accepted else 500
+
+
+def run(path="config.json", stop=None):
+    """Run the charger from `path` until `stop()` is true (forever on a board)."""
+    ch = Charger(load(path))
+    rest = ch.cfg.get("loop_sleep_ms", 5)
+    while not ch.stopped and (stop is None or not stop()):
+        ch.step()
+        sleep_ms(rest)
+    for o in ch.outlets:
+        o.relay.set(False)
+    ch.cp.transport.close()
+    return ch
+
+
+if __name__ == "__main__":
+    run()

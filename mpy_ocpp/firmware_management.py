@@ -1,0 +1,344 @@
+# The Firmware Management profile: UpdateFirmware and GetDiagnostics, with their status
+# notifications, run as state machines from loop() (nothing blocks; an idle loop() allocates
+# nothing). The firmware plugs its hooks into `cp.firmware` (an instance of Firmware):
+#
+#   download(url, path)  fetch the image; default: HTTP(S) GET into the file `path`
+#   install(path)        install it; default None (-> InstallationFailed). A board module
+#                        writes the OTA partition here and reboots: a reboot during
+#                        Installing means success, the next boot reports Installed.
+#   diagnostics(start, stop) -> path of the file to upload, or None (no diagnostics: the
+#                        answer has no fileName). start/stop: the CSMS's ISO times or None.
+#                        Default: a small text file with the charge point's state.
+#   upload(url, path)    send it; default: HTTP(S) PUT of the raw file to `url` (with the file
+#                        name appended when `url` ends in "/"); other schemes (ftp://) fail
+#                        with a log line, so they end in UploadFailed.
+#
+# download, install and upload return True/False when they finish at once, or a job that the
+# loop drives one step at a time: an object whose step() returns None while busy, then
+# True/False (http.Transfer is one), or a generator that yields None while busy and then
+# yields or returns True/False. A job with close() is closed when it is abandoned; a hook that
+# raises fails. `path` is `cp.firmware.image` (a file in the state directory): a hook pair may
+# agree to ignore it (e.g. download straight into the OTA partition).
+# Other settings: `ca`/`verify` (TLS for the default hooks; no `ca` = the wss:// link's
+# context), `chunk` (buffer bytes, default 1024). Read-outs: `firmware_status`,
+# `diagnostics_status` (the last ones sent), `installing` (an image waits to be installed).
+#
+# Tries: `retries` + 1 (default retries 2), `retryInterval` apart (default 30 s). The image is
+# installed once no transaction runs and no transaction message waits to be sent. Persisted
+# in the state directory: a pending update (a reboot restarts its download or resumes the
+# wait for transactions), Installing (-> Installed at the next boot) and a final status until
+# the CSMS has it. A diagnostics upload is not persisted.
+import json
+import os
+
+from . import clock
+from .compat import const, log, ticks_diff, ticks_ms
+from .connector import later
+
+PROFILE = "FirmwareManagement"
+
+_FILE = "firmware.json"  # ["get", url, retrieve time, tries left, interval] / ["ready"] / ["done", status]
+_RETRIES = const(2)
+_INTERVAL = const(30)
+_NOTIFY_WAIT = const(30)  # s to wait for Installing to reach the CSMS before installing
+_CLOCK_CHECK = const(60)  # s between looks at the wall clock while waiting for retrieveDate
+_BUSY = ("Downloading", "Downloaded", "Installing")  # Remote Trigger sends Idle otherwise
+
+# update states (Firmware._st)
+_IDLE = const(0)
+_GET = const(1)  # waiting for the retrieve date / the next try, or downloading
+_READY = const(2)  # downloaded: waiting for the transactions to end
+_NOTIFY = const(3)  # Installing queued: waiting for its answer (the hook may reboot)
+_INSTALL = const(4)
+_REPORT = const(5)  # a final status from before a reboot to send
+
+
+def setup(cp):
+    cp.firmware = Firmware(cp)
+
+
+def UpdateFirmware(cp, p):
+    cp.firmware.update(p["location"], clock.parse(p["retrieveDate"]),
+                       p.get("retries", _RETRIES), p.get("retryInterval", _INTERVAL))
+    return {}
+
+
+def GetDiagnostics(cp, p):
+    return cp.firmware.get_diagnostics(p)
+
+
+def loop(cp, now):
+    f = cp.firmware
+    if f._st:
+        f._update(now)
+    if f._diag:
+        f._upload(now)
+
+
+def _begin(hook, name, *args):  # -> True/False or a job
+    if hook is None:
+        log("firmware: no %s hook" % name)
+        return False
+    try:
+        return hook(*args)
+    except Exception as e:  # the firmware's code must not stop the charger
+        log("firmware: hook failed: %r" % e)
+        return False
+
+
+def _poll(job):  # -> None while busy, else True/False
+    if job is True or job is False:
+        return job
+    try:
+        r = job.step() if hasattr(job, "step") else next(job)
+    except StopIteration as e:
+        r = bool(e.args and e.args[0])
+    except Exception as e:
+        log("firmware: hook failed: %r" % e)
+        r = False
+    if r is None:
+        return None
+    if not r and getattr(job, "error", None):  # http.Transfer says why (URLs may hold passwords)
+        log("firmware: " + job.error)
+    return bool(r)
+
+
+def _close(job):
+    c = getattr(job, "close", None)
+    if c:
+        c()
+
+
+class _Tries:
+    """A transfer tried `tries` times, `interval` s apart, not before `at` (wall clock)."""
+
+    def __init__(self, url, at, tries, interval):
+        self.url, self.at, self.tries, self.interval = url, at, max(tries, 1), interval
+        self.job = None
+        self.first = True
+        self.due = ticks_ms()
+
+    def step(self, now, hook, path, on_try):
+        """None while waiting or busy, then True, or False once the last try failed."""
+        job = self.job
+        if job is None:
+            if ticks_diff(now, self.due) < 0:
+                return None
+            if self.at:  # the clock may still be set by the CSMS: look again now and then
+                left = self.at - clock.now()
+                if left > 0:
+                    self.due = later(now, min(left, _CLOCK_CHECK))
+                    return None
+                self.at = 0
+            self.tries -= 1
+            on_try(self.first)
+            self.first = False
+            self.job = _begin(hook, "transfer", self.url, path)
+            return None
+        r = _poll(job)
+        if r is None:
+            return None
+        self.job = None
+        if r or self.tries <= 0:
+            return r
+        log("firmware: try failed, %d more, the next in %d s" % (self.tries, self.interval))
+        self.due = later(now, self.interval)
+        return None
+
+
+class Firmware:
+    def __init__(self, cp):
+        self.cp = cp
+        self.firmware_status = self.diagnostics_status = "Idle"  # the last ones sent
+        self.download = self.http_download
+        self.install = None
+        self.diagnostics = self.diagnostics_file
+        self.upload = self.http_upload
+        self.ca = None
+        self.verify = True
+        self.chunk = 1024
+        self.image = cp.store.path + "/firmware.bin"
+        self._st = _IDLE
+        self.installing = False  # downloaded, until installed: new transactions should wait
+        self._get = self._diag = self._job = self._tmp = None
+        rec = cp.store.load(_FILE)
+        if rec:
+            self._resume(rec)
+
+    def _resume(self, rec):
+        kind = rec[0]
+        if kind == "get":
+            self._get = _Tries(rec[1], rec[2], rec[3], rec[4])
+            self._st = _GET
+        elif kind == "ready":
+            self._st = _READY
+            self.installing = True
+        else:  # Installing when the board went down: the install hook rebooted it
+            self._final = rec[1] if kind == "done" else "Installed"
+            self._st = _REPORT
+
+    # Remote Trigger
+
+    def notify_firmware(self):
+        s = self.firmware_status
+        self._send(s if s in _BUSY else "Idle")
+
+    def notify_diagnostics(self):
+        self._send_diag("Uploading" if self._diag else "Idle")
+
+    # UpdateFirmware
+
+    def update(self, url, at, retries, interval):
+        if self._st in (_NOTIFY, _INSTALL):
+            log("firmware: UpdateFirmware ignored, an update is installing")
+            return
+        if self._get:
+            _close(self._get.job)
+        self.installing = False
+        if self.firmware_status in _BUSY:
+            self.firmware_status = "Idle"  # that update is abandoned
+        self._get = _Tries(url, at or 0, retries + 1, interval)
+        self._st = _GET
+        self._save()
+
+    def _save(self):
+        t = self._get
+        self.cp.store.save(_FILE, ["get", t.url, t.at, t.tries, t.interval])
+
+    def _update(self, now):
+        st = self._st
+        if st == _GET:
+            r = self._get.step(now, self.download, self.image, self._try_download)
+            if r is None:
+                return
+            self._get = None
+            if r:
+                self._st = _READY
+                self.installing = True
+                self.cp.store.save(_FILE, ["ready"])
+                self._send("Downloaded")
+            else:
+                self._finish("DownloadFailed")
+        elif st == _READY:
+            if not self._busy():
+                self._st = _NOTIFY
+                self._due = later(now, _NOTIFY_WAIT)
+                self.cp.store.save(_FILE, ["install"])
+                self._send("Installing", self._notified)
+        elif st == _NOTIFY:
+            if ticks_diff(now, self._due) >= 0:
+                self._st = _INSTALL
+                self._job = _begin(self.install, "install", self.image)
+        elif st == _INSTALL:
+            r = _poll(self._job)
+            if r is not None:
+                self._job = None
+                self._finish("Installed" if r else "InstallationFailed")
+        else:
+            self._finish(self._final)
+
+    def _try_download(self, first):
+        self._save()  # fewer tries left, also after a reboot
+        if first:
+            self._send("Downloading")
+
+    def _busy(self):
+        cp = self.cp
+        for c in cp.connectors:
+            if c.tx is not None or c.session is not None:
+                return True
+        return cp._txe is not None or cp.journal.busy()  # StopTransaction goes out before a reboot
+
+    def _notified(self, res, tx):
+        self._due = ticks_ms()
+
+    def _finish(self, status):
+        self._st = _IDLE
+        self.installing = False
+        self._remove(self.image)
+        self.cp.store.save(_FILE, ["done", status])  # until the CSMS has it
+        self._send(status, self._reported)
+
+    def _reported(self, res, tx):
+        if res is not None and self._st == _IDLE:
+            self.cp.store.remove(_FILE)
+
+    def _send(self, status, cb=None):
+        self.firmware_status = status
+        self.cp.call("FirmwareStatusNotification", {"status": status}, cb)
+
+    def _remove(self, path):
+        try:
+            os.remove(path)
+        except OSError:
+            pass
+
+    # GetDiagnostics
+
+    def get_diagnostics(self, p):
+        if self._diag:
+            log("firmware: GetDiagnostics ignored, an upload is under way")
+            return {}
+        try:
+            path = self.diagnostics(p.get("startTime"), p.get("stopTime")) if self.diagnostics else None
+        except Exception as e:
+            log("firmware: diagnostics hook failed: %r" % e)
+            path = None
+        if not path:
+            return {}  # no diagnostics available
+        self._path = path
+        self._diag = _Tries(p["location"], 0, p.get("retries", _RETRIES) + 1,
+                            p.get("retryInterval", _INTERVAL))
+        return {"fileName": path.rsplit("/", 1)[-1]}
+
+    def _upload(self, now):
+        r = self._diag.step(now, self.upload, self._path, self._try_upload)
+        if r is not None:
+            self._diag = None
+            if self._path == self._tmp:
+                self._remove(self._tmp)
+                self._tmp = None
+            self._send_diag("Uploaded" if r else "UploadFailed")
+
+    def _try_upload(self, first):
+        if first:
+            self._send_diag("Uploading")
+
+    def _send_diag(self, status):
+        self.diagnostics_status = status
+        self.cp.call("DiagnosticsStatusNotification", {"status": status})
+
+    # the default hooks
+
+    def _transfer(self, url, path, put):
+        from . import http  # only loaded when a default hook runs
+
+        ctx = None
+        if self.ca is None and self.verify:
+            ctx = getattr(self.cp.transport, "ctx", None)  # trust what the wss:// link trusts
+        return http.Transfer(url, path, put, self.ca, self.verify, ctx, self.chunk)
+
+    def http_download(self, url, path):
+        return self._transfer(url, path, False)
+
+    def http_upload(self, url, path):
+        if url[-1:] == "/":
+            url += path.rsplit("/", 1)[-1]
+        return self._transfer(url, path, True)
+
+    def diagnostics_file(self, start=None, stop=None):
+        cp = self.cp
+        now = clock.iso()
+        path = "%s/%s_%s.txt" % (cp.store.path, cp.id, now.replace("-", "").replace(":", ""))
+        with open(path, "w") as f:
+            f.write("mpy_ocpp diagnostics of %s at %s (asked for %s to %s)\n" % (cp.id, now, start, stop))
+            f.write("boot %s\nonline %s accepted %s firmware %s\n" % (
+                json.dumps(cp.boot), cp.online, cp.accepted, self.firmware_status))
+            for c in cp.connectors:
+                f.write("connector %d %s %s transaction %s\n" % (
+                    c.id, c.status, c.reported_error, c.tx.id if c.tx else None))
+            for k in cp.config.get_configuration(None)["configurationKey"]:
+                f.write("%s=%s\n" % (k["key"], k["value"]))
+        self._tmp = path
+        return path
+

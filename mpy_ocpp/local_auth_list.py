@@ -1,0 +1,221 @@
+# Local Auth List Management profile (OCPP 1.6 §3.5.3, §5.10, §5.15). The list lives in one
+# file of fixed-width records sorted by idTag, searched in place by binary search: it costs
+# no heap however long it is. An update streams the old file and the sorted changes into a
+# new file that then replaces it (atomic, like store.Store.write).
+import os
+
+from . import clock
+from .compat import const
+from .config import BOOL, INT, RO
+from .rpc import CallError
+
+PROFILE = "LocalAuthListManagement"
+
+_FILE = "locallist.bin"  # 4-byte list version, then the records
+_HEAD = const(4)
+# a record: idTag (UTF-8, zero-padded: CiString20), then the rest: status index (1 byte),
+# expiry (u32 little-endian seconds in the port's epoch, 0 = none), parentIdTag (zero-padded)
+_TAG = const(20)
+_REST = const(25)
+_REC = const(45)
+_STATUS = ("Accepted", "Blocked", "Expired", "Invalid", "ConcurrentTx")
+
+
+def setup(cp):
+    d = cp.config.declare
+    d("LocalAuthListEnabled", BOOL, True)
+    d("LocalAuthListMaxLength", INT, 500, RO)  # 45 bytes of flash each, no RAM
+    d("SendLocalListMaxLength", INT, 50, RO)  # 50 entries fit the default 4 KB frame
+    cp.local_list = LocalList(cp)
+
+
+def GetLocalListVersion(cp, p):
+    # the real version even when LocalAuthListEnabled is false: -1 would say "not supported"
+    return {"listVersion": cp.local_list.version}
+
+
+def SendLocalList(cp, p):
+    entries = p.get("localAuthorizationList") or ()
+    if len(entries) > cp.config["SendLocalListMaxLength"]:
+        raise CallError("OccurenceConstraintViolation", "More entries than SendLocalListMaxLength")
+    return {"status": cp.local_list.update(p["listVersion"], p["updateType"] == "Full", entries)}
+
+
+def _pad(text):
+    """A tag as a zero-padded record field, or None if it does not fit."""
+    b = text.encode()
+    return b + bytes(_TAG - len(b)) if len(b) <= _TAG and b"\0" not in b else None
+
+
+def _text(field):
+    i = field.find(b"\0")
+    return (field if i < 0 else field[:i]).decode()
+
+
+def _record(key, info):
+    """The record of one AuthorizationData entry, or None if it cannot be stored."""
+    parent = (info.get("parentIdTag") or "").encode()
+    exp = info.get("expiryDate")
+    exp = exp and clock.parse(exp)
+    if len(parent) > _TAG or b"\0" in parent or (exp is None and "expiryDate" in info):
+        return None
+    exp = 0 if exp is None else min(max(exp, 1), 0xFFFFFFFF)  # the past: expired anyway
+    r = bytearray(_REC)
+    r[:_TAG] = key
+    r[_TAG] = _STATUS.index(info["status"])
+    r[_TAG + 1:_TAG + 5] = exp.to_bytes(4, "little")
+    r[_TAG + 5:_TAG + 5 + len(parent)] = parent
+    return r
+
+
+class LocalList:
+    def __init__(self, cp):
+        self.cp = cp
+        self.path = cp.store.path + "/" + _FILE
+        self.key = bytearray(_TAG)  # read buffers: no allocation per record
+        self.rest = bytearray(_REST)
+        self.version = self.count = 0
+        f = self._open()
+        if f is None:  # a cut between remove and rename (FAT): the new file is complete
+            self._rename()
+            f = self._open()
+        if f:
+            with f:
+                head = f.read(_HEAD)
+                n = (f.seek(0, 2) - _HEAD) // _REC
+            v = int.from_bytes(head, "little") if len(head) == _HEAD else 0
+            if v and n > 0:  # version 0: a file cut short while written
+                self.version, self.count = v, n
+
+    def _open(self):
+        try:
+            return open(self.path, "rb")
+        except OSError:
+            return None
+
+    def _rename(self):
+        try:
+            os.rename(self.path + ".tmp", self.path)  # littlefs and POSIX replace atomically
+        except OSError:
+            return False
+        return True
+
+    def lookup(self, tag):
+        """The idTagInfo the list holds for `tag` (status Expired once past its expiryDate),
+        or None: not listed, or LocalAuthListEnabled is false."""
+        key = _pad(tag)
+        if not (self.count and key and self.cp.config.values["LocalAuthListEnabled"]):
+            return None
+        f = self._open()
+        if f is None:
+            return None
+        k = self.key
+        lo, hi = 0, self.count
+        with f:
+            while lo < hi:
+                mid = (lo + hi) // 2
+                f.seek(_HEAD + mid * _REC)
+                f.readinto(k)
+                if k == key:
+                    f.readinto(self.rest)
+                    return self._info(self.rest)
+                if k < key:
+                    lo = mid + 1
+                else:
+                    hi = mid
+        return None
+
+    def _info(self, r):
+        status = _STATUS[r[0]] if r[0] < len(_STATUS) else "Invalid"
+        exp = int.from_bytes(bytes(r[1:5]), "little")
+        if exp and status == "Accepted" and exp < clock.now():
+            status = "Expired"
+        info = {"status": status}
+        parent = _text(bytes(r[5:]))
+        if parent:
+            info["parentIdTag"] = parent
+        return info
+
+    def check(self, tag, info):
+        """The CSMS answered an Authorize: a status that contradicts the list is reported as a
+        LocalListConflict on connector 0 (the list itself is not changed)."""
+        mine = self.lookup(tag)
+        if mine is None or mine["status"] == info["status"]:
+            return
+        c = self.cp.connectors[0]
+        self.cp.status_notification(0, c.status or "Available", "LocalListConflict")
+        c.reported_error = "LocalListConflict"  # so the core reports NoError again next loop
+
+    def update(self, version, full, entries):
+        """Apply a SendLocalList; the status to answer."""
+        if not full and version <= self.version:
+            return "VersionMismatch"
+        changes = {}
+        for e in entries:  # duplicates: the last one wins
+            key = _pad(e["idTag"])
+            info = e.get("idTagInfo")
+            rec = info and key and _record(key, info)
+            if key is None or (info and rec is None):
+                return "Failed"
+            changes[key] = rec  # None: delete (Differential) or leave out (Full)
+        changes = sorted(changes.items())
+        ok = 0 < version < 1 << 32  # 0 means no list; -1 no support (§5.10)
+        tmp = self.path + ".tmp"
+        old = None if full else self._open()
+        try:
+            with open(tmp, "wb") as out:
+                out.write(bytes(_HEAD))
+                n = self._merge(old, changes, out)
+                if ok:  # the version goes in last: it marks the file complete
+                    out.seek(0)
+                    out.write(version.to_bytes(_HEAD, "little"))
+        finally:
+            if old:
+                old.close()
+        if n > self.cp.config["LocalAuthListMaxLength"] or (n and not ok):
+            os.remove(tmp)
+            return "Failed"
+        if not n:  # an empty list is no file, and version 0 (§5.10)
+            self._remove(self.path)
+            self._remove(tmp)
+            version = 0
+        elif not self._rename():
+            self._remove(self.path)  # FAT will not rename over an existing file
+            os.rename(tmp, self.path)
+        self.version, self.count = version, n
+        return "Accepted"
+
+    def _merge(self, old, changes, out):
+        """Write the old records merged with the sorted changes; the number written."""
+        n = i = 0
+        k, rest = self.key, self.rest
+        if old:
+            old.seek(_HEAD)
+            for _ in range(self.count):
+                old.readinto(k)
+                old.readinto(rest)
+                while i < len(changes) and changes[i][0] < k:
+                    n += self._put(out, changes[i][1])
+                    i += 1
+                if i < len(changes) and changes[i][0] == k:
+                    n += self._put(out, changes[i][1])
+                    i += 1
+                else:
+                    out.write(k)
+                    out.write(rest)
+                    n += 1
+        for _, rec in changes[i:]:
+            n += self._put(out, rec)
+        return n
+
+    def _put(self, out, rec):
+        if rec is None:
+            return 0
+        out.write(rec)
+        return 1
+
+    def _remove(self, path):
+        try:
+            os.remove(path)
+        except OSError:
+            pass

@@ -1,0 +1,189 @@
+# Reservation profile (OCPP 1.6 §5.13 ReserveNow, §5.2 CancelReservation): who may use a
+# reserved connector, the Reserved status, expiry. Reservations are few: a list, saved as JSON.
+#
+# A reservation on connector 0 holds no connector of its own, it keeps one free: with k such
+# reservations, a connector is Reserved (and refuses other idTags) while no more than k
+# connectors are free (operative, not faulted, no cable, no session or transaction, no
+# reservation of their own). A matching idTag may take any free connector.
+from . import clock
+from .compat import const, ticks_diff, ticks_ms
+from .config import BOOL, RO
+from .connector import later
+
+PROFILE = "Reservation"
+
+_FILE = "reservations.json"
+# a reservation: [reservationId, connectorId, idTag, parentIdTag or None, expiry seconds]
+_ID = const(0)
+_CID = const(1)
+_TAG = const(2)
+_PARENT = const(3)
+_EXP = const(4)
+
+
+def setup(cp):
+    cp.config.declare("ReserveConnectorZeroSupported", BOOL, True, RO)
+    cp.reservation = Reservations(cp)
+
+
+def loop(cp, now):
+    r = cp.reservation
+    if r.due is not None and ticks_diff(now, r.due) >= 0:
+        r.expire()
+
+
+def ReserveNow(cp, p):
+    return {"status": cp.reservation.reserve(p)}
+
+
+def CancelReservation(cp, p):
+    return {"status": "Accepted" if cp.reservation.cancel(p["reservationId"]) else "Rejected"}
+
+
+def _match(e, tag, parent):
+    """§5.13: the idTag or its parent matches the reservation's idTag or parentIdTag."""
+    rt, rp = e[_TAG], e[_PARENT]
+    return tag == rt or (rp is not None and tag == rp) or (
+        parent is not None and (parent == rt or parent == rp))
+
+
+class Reservations:
+    def __init__(self, cp):
+        self.cp = cp
+        self.items = cp.store.load(_FILE, [])
+        self.due = None  # ticks of the next expiry check, None: no reservation
+        self._schedule()
+
+    # what the core asks (reserved() runs in every loop: it allocates nothing)
+
+    def reserved(self, cid):
+        """The connector shows Reserved: its own reservation, or held for connector 0 ones."""
+        if not self.items:
+            return False
+        if self._on(cid) is not None:
+            return True
+        k = self._zero()
+        return k > 0 and self._free(self.cp.connectors[cid]) and self._count_free(0) <= k
+
+    def allows(self, cid, tag, parent):
+        """May `tag` (with `parent`) start charging at connector `cid`?"""
+        e = self._on(cid)
+        if e is not None:
+            return _match(e, tag, parent)
+        k = 0
+        for e in self.items:
+            if e[_CID] == 0:
+                if _match(e, tag, parent):
+                    return True
+                k += 1
+        return self._count_free(cid) >= k  # enough stay free once this one is taken
+
+    def use(self, cid, tag, parent):
+        """A transaction starts: the reservation it fulfils ends; its id, or None."""
+        e = self._on(cid)
+        if e is None or not _match(e, tag, parent):
+            e = None
+            for z in self.items:
+                if z[_CID] == 0 and _match(z, tag, parent):
+                    e = z
+                    break
+        if e is None:
+            return None
+        self.items.remove(e)
+        self._save()
+        return e[_ID]
+
+    # the CSMS's operations
+
+    def reserve(self, p):
+        cp = self.cp
+        cid = p["connectorId"]
+        exp = clock.parse(p["expiryDate"])
+        if (not 0 <= cid < len(cp.connectors) or exp is None or exp <= clock.now()
+                or (cid == 0 and not cp.config["ReserveConnectorZeroSupported"])):
+            return "Rejected"
+        old = self._find(p["reservationId"])
+        if old:  # the same reservationId replaces it (kept if the new one cannot be made)
+            self.items.remove(old)
+        status = self._state(cid)
+        if status == "Accepted":
+            self.items.append([p["reservationId"], cid, p["idTag"], p.get("parentIdTag"), exp])
+        elif old:
+            self.items.append(old)
+        self._save()
+        return status
+
+    def cancel(self, rid):
+        e = self._find(rid)
+        if e:
+            self.items.remove(e)
+            self._save()
+        return e is not None
+
+    def expire(self):
+        now = clock.now()
+        keep = [e for e in self.items if e[_EXP] > now]
+        if len(keep) < len(self.items):
+            self.items = keep
+            self._save()
+        else:
+            self._schedule()
+
+    # helpers
+
+    def _state(self, cid):
+        cs = self.cp.connectors
+        c = cs[cid]
+        if c.status == "Faulted":
+            return "Faulted"
+        if not c.operative:
+            return "Unavailable"
+        if cid:  # free, and not the one a connector 0 reservation still needs
+            ok = self._free(c) and self._count_free(cid) >= self._zero()
+            return "Accepted" if ok else "Occupied"
+        for c in cs[1:]:
+            if c.operative:
+                return "Accepted" if self._count_free(0) > self._zero() else "Occupied"
+        return "Unavailable"
+
+    def _find(self, rid):
+        for e in self.items:
+            if e[_ID] == rid:
+                return e
+        return None
+
+    def _on(self, cid):
+        for e in self.items:
+            if e[_CID] == cid:
+                return e
+        return None
+
+    def _zero(self):
+        k = 0
+        for e in self.items:
+            if e[_CID] == 0:
+                k += 1
+        return k
+
+    def _free(self, c):
+        return (c.operative and c.status != "Faulted" and not (c.tx or c.session or c.finishing)
+                and not (c.plugged and c.plugged()) and self._on(c.id) is None)
+
+    def _count_free(self, skip):
+        n = 0
+        for c in self.cp.connectors:
+            if c.id and c.id != skip and self._free(c):
+                n += 1
+        return n
+
+    def _save(self):
+        self.cp.store.save(_FILE, self.items)
+        self._schedule()
+
+    def _schedule(self):
+        if not self.items:
+            self.due = None
+            return
+        left = max(0, min([e[_EXP] for e in self.items]) - clock.now())
+        # until the CSMS sets the clock (persisted reservations at boot), look again soon
+        self.due = later(ticks_ms(), left if clock.known else min(left, 10))

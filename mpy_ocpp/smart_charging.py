@@ -1,0 +1,337 @@
+# Smart Charging (OCPP 1.6 §3.13): charging profiles, the composite schedule and the limit
+# output. Decisions (README / DESIGN say the same):
+# - connector.limit, handed to the firmware's on_limit, is always amps per phase rounded to
+#   0.1 A (the control pilot signals amps); W converts with `voltage` (230 V) × numberPhases
+#   (3 when the period does not say). None = no limit.
+# - Effective limit = min(ChargePointMaxProfile, TxProfile in effect, else TxDefaultProfile).
+#   The ChargePointMaxProfile applies in full to each connector (it is not shared out).
+#   Within a purpose the highest stack level in effect wins; a TxDefaultProfile of the
+#   connector beats connector 0's on the same level. A profile whose schedule has ended
+#   (duration) or is not valid (validFrom/validTo) makes way for lower stack levels.
+# - A Recurring schedule repeats before its startSchedule too (validFrom bounds it).
+# - Relative schedules start with the connector's transaction (without one: now, and for
+#   GetCompositeSchedule at scheduleStart); Absolute without startSchedule starts when received.
+# - GetCompositeSchedule reports `max_current` where no profile limits; for connector 0 it
+#   gives the ChargePointMaxProfile. minChargingRate is reported there, it never changes the limit.
+# - Profiles are compact lists (limits in tenths); all but TxProfiles persist in _FILE.
+#   TxProfiles live in RAM and die with their transaction (a transaction resumed after a
+#   power cut falls back to the TxDefaultProfile).
+from . import clock
+from .compat import const, log, ticks_diff, ticks_ms
+from .config import INT, LIST, RO
+from .connector import later
+
+PROFILE = "SmartCharging"
+
+_FILE = "smart_charging.json"
+_PURPOSES = ("ChargePointMaxProfile", "TxDefaultProfile", "TxProfile")
+_MAX = const(0)
+_DEFAULT = const(1)
+_TXP = const(2)
+_KINDS = ("Absolute", "Recurring", "Relative")
+_RELATIVE = const(2)
+_STEPS = const(64)  # composite schedule: at most this many periods
+# entry fields: a list, saved without _TX (the Transaction a TxProfile belongs to)
+_ID = const(0)
+_STACK = const(1)
+_PURPOSE = const(2)
+_CID = const(3)
+_KIND = const(4)
+_REC = const(5)  # recurrence in seconds, 0 = none
+_FROM = const(6)
+_TO = const(7)
+_START = const(8)
+_DUR = const(9)
+_W = const(10)  # limits in W (else A)
+_MINR = const(11)  # minChargingRate in tenths
+_PERIODS = const(12)  # [[startPeriod, limit in tenths, numberPhases or None], ...]
+_TX = const(13)
+
+
+def setup(cp):
+    cfg = cp.config
+    # A microcontroller keeps every profile in RAM: 8 profiles of up to 24 periods (an hourly
+    # day plan) are about 4 KB of heap and a 5 KB file at most, and 8 levels cover the usual
+    # CSMS layering (base, tariff, grid operator, override).
+    cfg.declare("ChargeProfileMaxStackLevel", INT, 8, RO)
+    cfg.declare("ChargingScheduleAllowedChargingRateUnit", LIST, "Current,Power", RO)
+    cfg.declare("ChargingScheduleMaxPeriods", INT, 24, RO)
+    cfg.declare("MaxChargingProfilesInstalled", INT, 8, RO)
+    cp.smart_charging = SmartCharging(cp)
+
+
+def _min(a, b):
+    return b if a is None else a if b is None or a < b else b
+
+
+def _at(p, t, rel):
+    """(period or None, until) of profile p at time t; `until` is when that may change (None:
+    never). rel: where a Relative schedule starts (None: at t, wherever t is)."""
+    vf, end = p[_FROM], p[_TO]
+    if end is not None and t >= end:
+        return None, None
+    if vf is not None and t < vf:
+        return None, vf
+    start = p[_START]
+    if p[_KIND] == _RELATIVE:
+        if rel is None:
+            return p[_PERIODS][0], end
+        start = rel
+    rec = p[_REC]
+    if rec:
+        start += (t - start) // rec * rec
+        end = _min(end, start + rec)
+    off = t - start
+    if off < 0:
+        return None, _min(end, start)
+    dur = p[_DUR]
+    if dur is not None:
+        if off >= dur:
+            return None, end
+        end = _min(end, start + dur)
+    for q in p[_PERIODS]:  # the first one starts at 0
+        if q[0] > off:
+            return per, _min(end, start + q[0])
+        per = q
+    return per, end
+
+
+class SmartCharging:
+    def __init__(self, cp):
+        self.cp = cp
+        self.voltage = 230  # V per phase, for W <-> A
+        self.max_current = 32.0  # A per phase: what GetCompositeSchedule shows where no profile limits
+        self.profiles = []
+        for e in cp.store.load(_FILE, ())[:cp.config["MaxChargingProfilesInstalled"]]:
+            if type(e) is list and len(e) == _TX:
+                self.profiles.append(e + [None])
+        n = len(cp.connectors)
+        self._txs = [None] * n  # each connector's transaction when the limits were computed
+        self._starts = [None] * n  # and when it started (seconds): where Relative schedules start
+        self._pending = [None] * n  # (entry, deadline): RemoteStartTransaction's TxProfile
+        self._due = None  # ticks of the next recomputation, None = now
+        self._offset = None
+
+    # profiles in, profiles out
+
+    def parse(self, cid, p, now):
+        """The entry for a csChargingProfiles payload, or None if this charger refuses it."""
+        cfg = self.cp.config
+        sch = p["chargingSchedule"]
+        w = sch["chargingRateUnit"] == "W"
+        stack = p["stackLevel"]
+        ps = sch["chargingSchedulePeriod"]
+        if (("Power" if w else "Current") not in cfg["ChargingScheduleAllowedChargingRateUnit"]
+                or not 0 <= stack <= cfg["ChargeProfileMaxStackLevel"]
+                or not 0 < len(ps) <= cfg["ChargingScheduleMaxPeriods"]):
+            return None
+        periods = []
+        last = -1
+        for q in ps:  # the first period starts at 0, the others later each
+            sp, n = q["startPeriod"], q.get("numberPhases")
+            if sp <= last or last < 0 < sp or q["limit"] < 0 or n is not None and not 0 < n < 4:
+                return None
+            last = sp
+            periods.append([sp, int(q["limit"] * 10 + 0.5), n])
+        times = []
+        for v in (p.get("validFrom"), p.get("validTo"), sch.get("startSchedule")):
+            t = v and clock.parse(v)
+            if v and t is None:
+                return None
+            times.append(t)
+        kind = _KINDS.index(p["chargingProfileKind"])
+        rec = 0
+        if kind == 1:
+            rec = {"Daily": 86400, "Weekly": 604800}.get(p.get("recurrencyKind"))
+            if rec is None or times[2] is None:
+                return None
+        elif kind == 0 and times[2] is None:
+            times[2] = now
+        mr = sch.get("minChargingRate")
+        return [p["chargingProfileId"], stack, _PURPOSES.index(p["chargingProfilePurpose"]), cid,
+                kind, rec, times[0], times[1], times[2], sch.get("duration"), w,
+                None if mr is None else int(mr * 10 + 0.5), periods, None]
+
+    def install(self, e):
+        """Add an entry: it replaces the same id, and the same purpose, level and connector."""
+        keep = [p for p in self.profiles if p[_ID] != e[_ID] and not (
+            p[_PURPOSE] == e[_PURPOSE] and p[_STACK] == e[_STACK] and p[_CID] == e[_CID])]
+        if len(keep) >= self.cp.config["MaxChargingProfilesInstalled"]:
+            return False
+        keep.append(e)
+        self._set(keep)
+        return True
+
+    def _set(self, profiles):
+        saved = self._saved()
+        self.profiles = profiles
+        self._due = None
+        if self._saved() != saved:  # TxProfiles alone do not wear the flash
+            self.cp.store.save(_FILE, self._saved())
+
+    def _saved(self):
+        return [p[:_TX] for p in self.profiles if p[_PURPOSE] != _TXP]
+
+    def remote_start(self, c, p):
+        """RemoteStartTransaction's chargingProfile: a TxProfile for the transaction that starts."""
+        e = p["chargingProfilePurpose"] == "TxProfile" and self.parse(c.id, p, clock.now())
+        if not e or len(self.profiles) >= self.cp.config["MaxChargingProfilesInstalled"]:
+            return False
+        wait = self.cp.config["ConnectionTimeOut"] + self.cp.call_timeout
+        self._pending[c.id] = (e, later(ticks_ms(), wait))
+        return True
+
+    # the limits
+
+    def limit(self, c, t, rel):
+        """(amps or None, numberPhases or None, until, minChargingRate in A or None) of
+        connector c at time t; rel: where Relative schedules start (None: at t)."""
+        best = [None, None, None]  # per purpose: (rank, period, entry)
+        until = None
+        for p in self.profiles:
+            pur, cid = p[_PURPOSE], p[_CID]
+            if pur == _TXP and p[_TX] is not c.tx or pur != _MAX and (
+                    c.id == 0 or cid not in (0, c.id)):
+                continue
+            q, u = _at(p, t, rel)
+            until = _min(until, u)
+            if q is not None:
+                rank = p[_STACK] * 2 + (cid != 0)
+                b = best[pur]
+                if b is None or rank > b[0]:
+                    best[pur] = (rank, q, p)
+        amps = phases = mr = None
+        tx = best[_TXP] or best[_DEFAULT]
+        for b in (best[_MAX], tx):
+            if b is not None:
+                a = self._amps(b[2], b[1][1], b[1][2])
+                if amps is None or a < amps:
+                    amps, phases = a, b[1][2]
+        if tx is not None and tx[2][_MINR] is not None:
+            mr = self._amps(tx[2], tx[2][_MINR], tx[1][2])
+        return amps, phases, until, mr
+
+    def _amps(self, p, tenths, phases):
+        a = tenths / 10
+        return a / (self.voltage * (phases or 3)) if p[_W] else a
+
+    def _out(self, amps, phases, w):
+        return round(amps * self.voltage * (phases or 3) if w else amps, 1)
+
+    def composite(self, c, t0, duration, w):
+        """GetCompositeSchedule's chargingSchedule for connector c from time t0 (unit W if w)."""
+        rel = self._starts[c.id] if c.tx is not None and c.tx is self._txs[c.id] else t0
+        periods = []
+        t = t0
+        mr = None
+        for i in range(_STEPS):
+            a, n, u, m = self.limit(c, t, rel)
+            if i == 0:
+                mr = m
+            if a is None:
+                a, n = self.max_current, None
+            q = {"startPeriod": t - t0, "limit": self._out(a, n, w)}
+            if n:
+                q["numberPhases"] = n
+            if not periods or periods[-1]["limit"] != q["limit"] or periods[-1].get("numberPhases") != n:
+                periods.append(q)
+            if u is None or u >= t0 + duration:
+                break
+            t = u
+        s = {"duration": duration, "startSchedule": clock.iso(t0),
+             "chargingRateUnit": "W" if w else "A", "chargingSchedulePeriod": periods}
+        if mr is not None:
+            s["minChargingRate"] = self._out(mr, None, w)
+        return s
+
+    def update(self, now):
+        """Recompute every connector's limit; schedule the next time one can change."""
+        t = clock.now()
+        d = clock._offset - (self._offset or 0)  # the clock was set: starts move with it
+        self._offset = clock._offset
+        for i in range(len(self._starts)):
+            if self._starts[i] is not None:
+                self._starts[i] += d
+        keep = [p for p in self.profiles if p[_TO] is None or p[_TO] > t]
+        if len(keep) != len(self.profiles):
+            self._set(keep)
+        nxt = None
+        for c in self.cp.connectors[1:]:
+            if c.tx is not self._txs[c.id]:
+                self._tx_changed(c, now, t)
+            a, _, u, _ = self.limit(c, t, self._starts[c.id] if c.tx else None)
+            c.limit = None if a is None else round(a, 1)
+            nxt = _min(nxt, u)
+        self._due = later(now, 500000 if nxt is None else nxt - t)
+
+    def _tx_changed(self, c, now, t):
+        """A transaction started or ended: TxProfiles of another transaction go, a
+        RemoteStartTransaction's TxProfile comes."""
+        tx = self._txs[c.id] = c.tx
+        s = getattr(tx, "start", None)  # ISO, or a marker while the clock is unknown
+        self._starts[c.id] = type(s) is str and clock.parse(s) or t
+        self._set([p for p in self.profiles if p[_PURPOSE] != _TXP or p[_TX] is c.tx])
+        pend = self._pending[c.id]
+        self._pending[c.id] = None
+        if pend and c.tx and ticks_diff(now, pend[1]) < 0:
+            pend[0][_TX] = c.tx
+            if not self.install(pend[0]):
+                log("connector %d: TxProfile of RemoteStartTransaction dropped" % c.id)
+
+
+def loop(cp, now):
+    s = cp.smart_charging
+    if s._due is not None and ticks_diff(now, s._due) < 0 and s._offset == clock._offset:
+        for c in cp.connectors:  # allocates nothing until a transaction starts or ends
+            if c.tx is not s._txs[c.id]:
+                break
+        else:
+            return
+    s.update(now)
+
+
+# the CSMS's calls
+
+def SetChargingProfile(cp, p):
+    s = cp.smart_charging
+    cid = p["connectorId"]
+    prof = p["csChargingProfiles"]
+    purpose = prof["chargingProfilePurpose"]
+    ok = 0 <= cid < len(cp.connectors)
+    if ok and purpose == "TxProfile":
+        tx = cp.connectors[cid].tx
+        txid = prof.get("transactionId")
+        ok = tx is not None and (txid is None or txid == tx.id)
+    elif purpose == "ChargePointMaxProfile":
+        ok = cid == 0
+    e = ok and s.parse(cid, prof, clock.now())
+    if e and purpose == "TxProfile":
+        e[_TX] = tx
+    return {"status": "Accepted" if e and s.install(e) else "Rejected"}
+
+
+def ClearChargingProfile(cp, p):
+    s = cp.smart_charging
+    pid, cid, st = p.get("id"), p.get("connectorId"), p.get("stackLevel")
+    pur = p.get("chargingProfilePurpose")
+    pur = pur and _PURPOSES.index(pur)
+
+    def match(e):  # an id alone decides; otherwise every criterion given must match
+        if pid is not None:
+            return e[_ID] == pid
+        return ((cid is None or e[_CID] == cid) and (pur is None or e[_PURPOSE] == pur)
+                and (st is None or e[_STACK] == st))
+    keep = [e for e in s.profiles if not match(e)]
+    if len(keep) == len(s.profiles):
+        return {"status": "Unknown"}
+    s._set(keep)
+    return {"status": "Accepted"}
+
+
+def GetCompositeSchedule(cp, p):
+    cid, duration = p["connectorId"], p["duration"]
+    if not 0 <= cid < len(cp.connectors) or duration < 0:
+        return {"status": "Rejected"}
+    t0 = clock.now()
+    sch = cp.smart_charging.composite(cp.connectors[cid], t0, duration, p.get("chargingRateUnit") == "W")
+    return {"status": "Accepted", "connectorId": cid, "scheduleStart": clock.iso(t0), "chargingSchedule": sch}

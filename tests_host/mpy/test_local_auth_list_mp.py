@@ -1,0 +1,254 @@
+# The Local Auth List Management profile, plain asserts: run on MicroPython by tools/mptest.py
+# and on CPython by pytest, against a fake transport (the end-to-end proof is
+# tests_host/test_local_auth_list.py).
+import gc
+import json
+import os
+
+from mpy_ocpp import ChargePoint, clock, local_auth_list
+from mpy_ocpp.store import Store
+
+_N = [0]
+
+
+def _dir():
+    _N[0] += 1
+    d = "/tmp/mpy_ocpp_lal_%d_%d" % (os.getpid() if hasattr(os, "getpid") else 0, _N[0])
+    try:
+        for f in os.listdir(d):
+            os.remove(d + "/" + f)
+    except OSError:
+        pass
+    return d
+
+
+class Link:
+    def __init__(self):
+        self.sent = []
+        self.inbox = []
+        self.online = True
+        self.error = None
+
+    def connect(self, user, password):
+        pass
+
+    def poll(self):
+        return self.inbox.pop(0) if self.inbox else None
+
+    def send(self, text):
+        if self.online:
+            self.sent.append(json.loads(text))
+        return self.online
+
+    def close(self):
+        pass
+
+
+def _answer_all(cp, link, reply=None):
+    """Answer every call the charge point sends until it has nothing left to send."""
+    for _ in range(40):
+        cp.loop()
+        if cp.pending is None:
+            if not cp.queue:
+                return
+            continue
+        mid, e = cp.pending[0], cp.pending[1]
+        if e[1] == "BootNotification":
+            p = {"status": "Accepted", "currentTime": clock.iso(), "interval": 300}
+        elif e[1] == "StartTransaction":
+            p = {"transactionId": 7, "idTagInfo": {"status": "Accepted"}}
+        elif e[1] == "Authorize":
+            p = {"idTagInfo": (reply or {}).get(e[2]["idTag"], {"status": "Accepted"})}
+        else:
+            p = {}
+        link.inbox.append(json.dumps([3, mid, p]))
+
+
+def _booted(state=None, connectors=1):
+    link = Link()
+    cp = ChargePoint("CP_1", link, Store(state or _dir()), connectors=connectors,
+                     profiles=(local_auth_list,))
+    for c in cp.connectors[1:]:
+        c.energy = lambda: 100
+    _answer_all(cp, link)
+    assert cp.accepted
+    return cp, link
+
+
+def _call(cp, link, action, payload):
+    link.inbox.append(json.dumps([2, "t1", action, payload]))
+    cp.loop()
+    return [m for m in link.sent if m[1] == "t1"].pop()
+
+
+def _send(cp, link, version, kind, entries=None):
+    p = {"listVersion": version, "updateType": kind}
+    if entries is not None:
+        p["localAuthorizationList"] = entries
+    reply = _call(cp, link, "SendLocalList", p)
+    return reply[2]["status"] if reply[0] == 3 else reply[2]
+
+
+def _version(cp, link):
+    return _call(cp, link, "GetLocalListVersion", {})[2]["listVersion"]
+
+
+def _e(tag, status="Accepted", **more):
+    info = {"status": status}
+    info.update(more)
+    return {"idTag": tag, "idTagInfo": info}
+
+
+def test_keys_and_profile():
+    cp, link = _booted()
+    conf = _call(cp, link, "GetConfiguration", {})[2]["configurationKey"]
+    keys = dict((k["key"], (k["readonly"], k["value"])) for k in conf)
+    assert keys["LocalAuthListEnabled"] == (False, "true")
+    assert keys["LocalAuthListMaxLength"] == (True, "500")
+    assert keys["SendLocalListMaxLength"] == (True, "50")
+    assert "LocalAuthListManagement" in keys["SupportedFeatureProfiles"][1].split(",")
+    assert cp.config.change("LocalAuthListMaxLength", "9") == "Rejected"
+
+
+def test_full_and_differential_updates_and_versions():
+    d = _dir()
+    cp, link = _booted(d)
+    ll = cp.local_list
+    assert _version(cp, link) == 0 and ll.lookup("A") is None
+    soon = clock.iso(clock.now() + 3600)
+    past = clock.iso(clock.now() - 10)
+    assert _send(cp, link, 3, "Full", [
+        _e("A"), _e("B", "Blocked"), _e("C", "Accepted", expiryDate=past),
+        _e("D", "Accepted", expiryDate=soon, parentIdTag="GROUP"), _e("E", "Invalid"),
+        {"idTag": "F"}]) == "Accepted"  # no idTagInfo in a Full list: not listed
+    assert _version(cp, link) == 3 and ll.count == 5
+    assert ll.lookup("A") == {"status": "Accepted"}
+    assert ll.lookup("B") == {"status": "Blocked"}
+    assert ll.lookup("C") == {"status": "Expired"}
+    assert ll.lookup("D") == {"status": "Accepted", "parentIdTag": "GROUP"}
+    assert ll.lookup("E") == {"status": "Invalid"}
+    assert ll.lookup("F") is None and ll.lookup("a") is None and ll.lookup("") is None
+    assert ll.lookup("X" * 21) is None
+    # Differential: only newer versions; replace, add, delete (no idTagInfo)
+    assert _send(cp, link, 3, "Differential", [_e("Z")]) == "VersionMismatch"
+    assert _send(cp, link, 2, "Differential", [_e("Z")]) == "VersionMismatch"
+    assert ll.lookup("Z") is None
+    assert _send(cp, link, 4, "Differential", [
+        _e("B"), _e("Z", "ConcurrentTx"), {"idTag": "A"}, {"idTag": "NOPE"}]) == "Accepted"
+    assert _version(cp, link) == 4 and ll.count == 5
+    assert ll.lookup("A") is None and ll.lookup("B") == {"status": "Accepted"}
+    assert ll.lookup("Z") == {"status": "ConcurrentTx"}
+    assert _send(cp, link, 5, "Differential") == "Accepted"  # no entries: only the version
+    assert _version(cp, link) == 5 and ll.count == 5
+    # a Full list may go back to any version; persistence across a reboot
+    assert _send(cp, link, 2, "Full", [_e("Q", "Blocked"), _e("R")]) == "Accepted"
+    cp2, link2 = _booted(d)
+    assert _version(cp2, link2) == 2 and cp2.local_list.lookup("Q") == {"status": "Blocked"}
+    assert cp2.local_list.lookup("B") is None
+    # an empty Full list resets it: version 0 means no list (§5.10)
+    assert _send(cp2, link2, 9, "Full", []) == "Accepted"
+    assert _version(cp2, link2) == 0 and cp2.local_list.lookup("R") is None
+    assert _send(cp2, link2, 1, "Differential", [_e("S")]) == "Accepted"
+    assert _version(cp2, link2) == 1
+    assert _booted(d)[0].local_list.lookup("S") == {"status": "Accepted"}
+
+
+def test_limits_failed_and_callerror():
+    cp, link = _booted()
+    cp.config.set_default("LocalAuthListMaxLength", 3)
+    assert _send(cp, link, 1, "Full", [_e("A"), _e("B"), _e("C")]) == "Accepted"
+    assert _send(cp, link, 2, "Differential", [_e("D")]) == "Failed"
+    assert _version(cp, link) == 1 and cp.local_list.lookup("D") is None
+    assert _send(cp, link, 2, "Differential", [_e("D"), {"idTag": "A"}]) == "Accepted"  # 3 again
+    assert _send(cp, link, 3, "Full", [_e("1"), _e("2"), _e("3"), _e("4")]) == "Failed"
+    assert cp.local_list.lookup("D") == {"status": "Accepted"}
+    assert _send(cp, link, 0, "Full", [_e("A")]) == "Failed"  # version 0 = no list
+    assert _send(cp, link, -1, "Full", [_e("A")]) == "Failed"
+    cp.config.set_default("SendLocalListMaxLength", 2)
+    err = _send(cp, link, 5, "Full", [_e("A"), _e("B"), _e("C")])
+    assert err == "OccurenceConstraintViolation", err
+    assert _version(cp, link) == 2
+    assert _send(cp, link, 5, "Full", [_e("\u00e9" * 11)]) == "Failed"  # 22 bytes do not fit
+
+
+def test_disabled_list_is_not_consulted():
+    cp, link = _booted()
+    assert _send(cp, link, 1, "Full", [_e("A", "Blocked")]) == "Accepted"
+    assert cp.config.change("LocalAuthListEnabled", "false") == "Accepted"
+    assert cp.local_list.lookup("A") is None
+    assert _version(cp, link) == 1  # still installed, still updated
+    assert _send(cp, link, 2, "Differential", [_e("B")]) == "Accepted"
+    assert cp.config.change("LocalAuthListEnabled", "true") == "Accepted"
+    assert cp.local_list.lookup("B") == {"status": "Accepted"}
+
+
+def test_offline_authorization_from_the_list():
+    cp, link = _booted()
+    cp.config.change("AuthorizationCacheEnabled", "false")
+    assert _send(cp, link, 1, "Full", [_e("OK"), _e("BAD", "Blocked")]) == "Accepted"
+    link.online = False
+    cp.loop()
+    assert not cp.online
+    got = []
+    cp.authorize("OK", got.append)
+    cp.authorize("BAD", got.append)
+    cp.authorize("UNKNOWN", got.append)  # AllowOfflineTxForUnknownId is false
+    assert got == [{"status": "Accepted"}, {"status": "Blocked"}, None]
+    cp.tag(1, "BAD")
+    assert cp.connectors[1].session is None
+    cp.tag(1, "OK")
+    assert cp.connectors[1].session == ("OK", None)
+
+
+def test_conflict_with_the_csms_is_reported_on_connector_0():
+    cp, link = _booted()
+    assert _send(cp, link, 1, "Full", [_e("A"), _e("B", "Blocked"), _e("C")]) == "Accepted"
+    n = len(link.sent)
+    replies = {"A": {"status": "Blocked"}, "B": {"status": "Accepted"}, "C": {"status": "Accepted"}}
+    for tag in ("A", "B", "C", "UNLISTED"):
+        cp.authorize(tag, lambda info: None)
+        _answer_all(cp, link, replies)
+    sn = [m[3] for m in link.sent[n:] if m[0] == 2 and m[2] == "StatusNotification"]
+    assert [(p["connectorId"], p["status"], p["errorCode"]) for p in sn] == [
+        (0, "Available", "LocalListConflict"), (0, "Available", "NoError"),
+        (0, "Available", "LocalListConflict"), (0, "Available", "NoError")]
+    assert cp.local_list.lookup("A") == {"status": "Accepted"}  # the list is not changed
+
+
+def test_five_hundred_entries_in_chunks():
+    d = _dir()
+    cp, link = _booted(d)
+    tags = ["%08X" % ((i * 2654435761) & 0xFFFFFFFF) for i in range(500)]  # unsorted
+    for v in range(10):
+        chunk = [_e(t, "Accepted" if i % 7 else "Blocked", parentIdTag="P%d" % (i % 3))
+                 for i, t in enumerate(tags) if i // 50 == v]
+        assert _send(cp, link, v + 1, "Full" if v == 0 else "Differential", chunk) == "Accepted"
+    assert _version(cp, link) == 10 and cp.local_list.count == 500
+    assert os.stat(d + "/locallist.bin")[6] == 4 + 500 * 45
+    ll = _booted(d)[0].local_list
+    gc.collect()
+    for i, t in enumerate(tags):
+        assert ll.lookup(t) == {"status": "Accepted" if i % 7 else "Blocked",
+                                "parentIdTag": "P%d" % (i % 3)}, t
+    assert _send(cp, link, 11, "Differential", [_e(tags[0])]) == "Accepted"
+    assert _send(cp, link, 12, "Differential", [_e("NEW")]) == "Failed"  # 501 > 500
+    assert cp.local_list.count == 500
+
+
+def test_power_cut_while_writing():
+    d = _dir()
+    cp, link = _booted(d)
+    assert _send(cp, link, 4, "Full", [_e("A"), _e("B")]) == "Accepted"
+    name = d + "/locallist.bin"
+    os.rename(name, name + ".tmp")  # FAT: cut after removing the old file, before the rename
+    ll = _booted(d)[0].local_list
+    assert ll.version == 4 and ll.lookup("B") == {"status": "Accepted"}
+    with open(name, "rb") as f:
+        data = f.read()
+    os.remove(name)
+    with open(name + ".tmp", "wb") as f:  # cut before the version was written
+        f.write(bytes(4) + data[4:])
+    cp, link = _booted(d)
+    assert cp.local_list.version == 0 and cp.local_list.lookup("A") is None
+    assert _send(cp, link, 1, "Differential", [_e("C")]) == "Accepted"
+    assert cp.local_list.count == 1 and cp.local_list.lookup("A") is None
