@@ -1,7 +1,6 @@
 """The Core profile end to end: tools/sim.py (the library with simulated hardware) against
 tools/csms.py over a real WebSocket, on CPython and on the MicroPython unix port. The CSMS
 validates every frame against the official schemas; `csms.violations` must stay empty."""
-import json
 
 import pytest
 
@@ -94,7 +93,6 @@ def test_csms_initiated_core_operations(runtime, csms, run):
     sim.cmd("plug 1")
     start = csms.wait_action("CP_1", "StartTransaction")
     assert start["idTag"] == "REMOTE"
-    tx = csms.received("CP_1", "StartTransaction")  # noqa: F841
     csms.wait_for(lambda: statuses(csms, 1)[-1] == "Charging")
     tx_id = sim.wait_status(lambda s: s["connectors"][1]["transaction"])["connectors"][1]["transaction"]
     assert call("ChangeAvailability", {"connectorId": 0, "type": "Inoperative"}) == {"status": "Scheduled"}

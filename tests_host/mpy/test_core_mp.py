@@ -2,49 +2,17 @@
 # on CPython by pytest. A fake transport here tests one state machine at a time; the proof
 # that features work is the end-to-end suite against the real CSMS.
 import json
-import os
 
 from mpy_ocpp import ChargePoint, clock
 from mpy_ocpp.authorization_cache import AuthorizationCache
 from mpy_ocpp.config import INT, REBOOT
 from mpy_ocpp.rpc import Ids, error_code, find_id
 from mpy_ocpp.store import Store
-
-_N = [0]
+from tests_host.mpy.fakes import Link, state_dir
 
 
 def _dir():
-    _N[0] += 1
-    d = "/tmp/mpy_ocpp_unit_%d_%d" % (os.getpid() if hasattr(os, "getpid") else 0, _N[0])
-    try:
-        for f in os.listdir(d):
-            os.remove(d + "/" + f)
-    except OSError:
-        pass
-    return d
-
-
-class Link:
-    """A fake transport: records what is sent, hands over what the test queues."""
-
-    def __init__(self):
-        self.sent = []
-        self.inbox = []
-        self.online = True
-        self.error = None
-
-    def connect(self, user, password):
-        self.creds = (user, password)
-
-    def poll(self):
-        return self.inbox.pop(0) if self.inbox else None
-
-    def send(self, text):
-        self.sent.append(json.loads(text))
-        return self.online
-
-    def close(self):
-        pass
+    return state_dir("unit")
 
 
 def _booted(connectors=1, state=None):

@@ -7,38 +7,11 @@ import time
 from mpy_ocpp import ChargePoint, clock
 from mpy_ocpp.compat import ticks_diff, ticks_ms
 from mpy_ocpp.store import Store
-
-_N = [0]
+from tests_host.mpy.fakes import Link, state_dir
 
 
 def _dir():
-    _N[0] += 1
-    d = "/tmp/mpy_ocpp_journal_%d_%d_%d" % (os.getpid() if hasattr(os, "getpid") else 0,
-                                            time.time(), _N[0])
-    return d
-
-
-class Link:
-    def __init__(self):
-        self.sent = []
-        self.inbox = []
-        self.online = True
-        self.error = None
-
-    def connect(self, user, password):
-        pass
-
-    def poll(self):
-        return self.inbox.pop(0) if self.inbox else None
-
-    def send(self, text):
-        if not self.online:
-            return False
-        self.sent.append(json.loads(text))
-        return True
-
-    def close(self):
-        pass
+    return state_dir("journal")
 
 
 class Csms:

@@ -7,41 +7,11 @@ import os
 
 from mpy_ocpp import ChargePoint, clock, local_auth_list
 from mpy_ocpp.store import Store
-
-_N = [0]
+from tests_host.mpy.fakes import Link, state_dir
 
 
 def _dir():
-    _N[0] += 1
-    d = "/tmp/mpy_ocpp_lal_%d_%d" % (os.getpid() if hasattr(os, "getpid") else 0, _N[0])
-    try:
-        for f in os.listdir(d):
-            os.remove(d + "/" + f)
-    except OSError:
-        pass
-    return d
-
-
-class Link:
-    def __init__(self):
-        self.sent = []
-        self.inbox = []
-        self.online = True
-        self.error = None
-
-    def connect(self, user, password):
-        pass
-
-    def poll(self):
-        return self.inbox.pop(0) if self.inbox else None
-
-    def send(self, text):
-        if self.online:
-            self.sent.append(json.loads(text))
-        return self.online
-
-    def close(self):
-        pass
+    return state_dir("lal")
 
 
 def _answer_all(cp, link, reply=None):

@@ -2,46 +2,20 @@
 # CPython by pytest. The answers' rules, replacement, clearing, persistence, the
 # RemoteStartTransaction profile, a stacked composite, and an idle loop that allocates nothing.
 import gc
-import os
 import sys
 
 from mpy_ocpp import ChargePoint, clock, smart_charging
 from mpy_ocpp.compat import ticks_ms
 from mpy_ocpp.store import Store
-
-_N = [0]
+from tests_host.mpy.fakes import Link, state_dir
 
 
 def _dir():
-    _N[0] += 1
-    d = "/tmp/mpy_ocpp_sc_%d_%d" % (os.getpid() if hasattr(os, "getpid") else 0, _N[0])
-    try:
-        for f in os.listdir(d):
-            os.remove(d + "/" + f)
-    except OSError:
-        pass
-    return d
-
-
-class Link:
-    online = False
-    error = None
-
-    def connect(self, user, password):
-        pass
-
-    def poll(self):
-        return None
-
-    def send(self, text):
-        return False
-
-    def close(self):
-        pass
+    return state_dir("sc")
 
 
 def _cp(d=None, connectors=2):
-    return ChargePoint("CP_1", Link(), Store(d or _dir()), connectors=connectors,
+    return ChargePoint("CP_1", Link(online=False), Store(d or _dir()), connectors=connectors,
                        profiles=(smart_charging,))
 
 
