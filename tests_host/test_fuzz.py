@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from mpy_ocpp import ChargePoint, journal, schema
 from mpy_ocpp.store import Store
 from mpy_ocpp.transaction import Transaction
+from tests_host.mpy.fakes import Link
 from tests_host.test_validate import SCHEMAS, valid
 
 ACTIONS = list(schema.CALLS)
@@ -57,30 +58,6 @@ FRAMES = st.one_of(
     st.builds(lambda mid, c: json.dumps([4, mid, c, "", {}]), IDS, st.text(max_size=30)),
     st.binary(max_size=64),  # the head of an oversized message
 )
-
-
-class Link:
-    def __init__(self):
-        self.sent = []
-        self.inbox = []
-        self.online = True
-        self.error = None
-
-    def connect(self, user, password):
-        pass
-
-    def poll(self):
-        return self.inbox.pop(0) if self.inbox else None
-
-    def send(self, text):
-        self.sent.append(json.loads(text))
-        return True
-
-    def close(self):
-        pass
-
-    def set_ping(self, seconds):
-        pass
 
 
 def _answer_calls(cp, link):
