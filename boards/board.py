@@ -22,6 +22,7 @@ class Board:
         self.pins = dict(self.PINS)
         self.pins.update(cfg.get("pins", {}))
         self.wdt = None
+        self.app = None  # (app slot, on trial) when main.py runs an installed app bundle
         self.wlan = None
         self._led = None
         self._wifi_due = None
@@ -143,6 +144,25 @@ class Board:
         on = pattern == 1 or (pattern > 1 and (now // pattern) & 1)
         if self._led.value() != on:
             self._led.value(on)
+
+    # firmware updates (UpdateFirmware)
+
+    @classmethod
+    def chain(cls, cfg, path, stop):
+        """Before anything starts: run an app installed by an update instead of this one (-> what
+        its run() returns), or None to go on. Only the Pico W has such apps (pico_w.py)."""
+        return None
+
+    def ota(self, fw, reboot):
+        """Plug this board's install hook (and maybe a download hook) into `fw` (cp.firmware);
+        `reboot()` opens the contactors and resets. Without one: InstallationFailed."""
+
+    def running(self):
+        """Which app runs (an OTA partition, an app slot), to tell a rollback at boot."""
+        return None
+
+    def confirm(self):
+        """The CSMS accepted the charge point: keep this app (no rollback at the next reset)."""
 
     def unique_id(self):
         return "".join(["%02X" % b for b in machine.unique_id()])

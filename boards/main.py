@@ -3,6 +3,10 @@
 # Order matters: contactors off first, then the watchdog, then Wi-Fi and NTP, then OCPP.
 # Every step of the loop is short (a card read ~10 ms, a Modbus write ~10 ms at 9600 baud, a
 # pilot burst 1.1 ms); DNS and the TLS handshake are the longest, far under the watchdog.
+# UpdateFirmware: the board module's install hook (esp32_devkit.py: the next OTA partition,
+# pico_w.py: an app bundle in a slot) resets into the new app; once the CSMS accepts the
+# charge point, board.confirm() keeps it, and a new app that never gets there is rolled back
+# at the next reset (then its Installing ends in InstallationFailed, see _rollback).
 import json
 import sys
 
@@ -15,7 +19,7 @@ from boards.drivers.relay import LevelSense, MainsSense, Relay
 
 
 # feature profiles used when config.json does not name them: those this build has
-PROFILES = ("local_auth_list", "reservation", "smart_charging", "remote_trigger")
+PROFILES = ("local_auth_list", "reservation", "smart_charging", "remote_trigger", "firmware_management")
 
 
 def profiles(names):
@@ -35,7 +39,7 @@ def load(path):
         return json.load(f)
 
 
-def board_for(cfg):
+def board_class(cfg):
     name = cfg.get("board", "esp32_devkit")
     if name == "esp32_devkit":
         from boards.esp32_devkit import BOARD
@@ -43,7 +47,11 @@ def board_for(cfg):
         from boards.pico_w import BOARD
     else:
         raise ValueError("unknown board %s" % name)
-    return BOARD(cfg)
+    return BOARD
+
+
+def board_for(cfg):
+    return board_class(cfg)(cfg)
 
 
 class Outlet:
@@ -138,9 +146,10 @@ def _first(sources):
 
 
 class Charger:
-    def __init__(self, cfg):
+    def __init__(self, cfg, app=None):
         self.cfg = cfg
         board = self.board = board_for(cfg)
+        board.app = app
         conns = cfg.get("connectors") or [{}]
         self.outlets = [Outlet(board, c, i + 1) for i, c in enumerate(conns)]  # contactors off now
         board.watchdog(cfg.get("watchdog_ms", board.WDT_MS))
@@ -153,6 +162,7 @@ class Charger:
         self.reader = self._reader()
         self.cp = self._chargepoint()
         self.stopped = False
+        self.confirmed = False
 
     def _bus(self):
         if not any(c.get("meter") for c in self.cfg.get("connectors") or ()):
@@ -186,6 +196,7 @@ class Charger:
         cs = cfg["csms"]
         cp_id = cs["id"]
         store = Store(cfg.get("state", "/ocpp"))
+        _rollback(store, b)
         key = cs.get("authorization_key")
         saved = store.load("config.json", {})
         if key and "AuthorizationKey" not in saved:  # first boot; later the CSMS owns the key
@@ -205,6 +216,8 @@ class Charger:
         if self.reader:
             cp.connectors[0].error = self.reader.error
         cp.on_reset = self._reset
+        if getattr(cp, "firmware", None):  # the Firmware Management profile is on
+            b.ota(cp.firmware, lambda: self._reset(True))
         return cp
 
     def _reset(self, hard):
@@ -220,6 +233,9 @@ class Charger:
         b.wifi_poll(now)
         cp = self.cp
         cp.loop()
+        if cp.accepted and not self.confirmed:  # the app works: Wi-Fi, TLS, OCPP
+            self.confirmed = True
+            b.confirm()
         for o in self.outlets:
             o.poll(now)
         if self.bus:
@@ -244,9 +260,27 @@ class Charger:
         return 1 if cp.accepted else 500
 
 
-def run(path="config.json", stop=None):
-    """Run the charger from `path` until `stop()` is true (forever on a board)."""
-    ch = Charger(load(path))
+def _rollback(store, board):
+    """An update rebooted into a new app, but the old one runs (the new one did not confirm
+    itself before a reset): the pending Installing ends in InstallationFailed, not Installed."""
+    to = store.load("ota.json")
+    if to is None:
+        return
+    store.remove("ota.json")
+    if to != board.running() and store.load("firmware.json") == ["install"]:  # firmware_management's record
+        log("firmware: %s did not start, %s runs again" % (to, board.running()))
+        store.save("firmware.json", ["done", "InstallationFailed"])
+
+
+def run(path="config.json", stop=None, app=None):
+    """Run the charger from `path` until `stop()` is true (forever on a board). `app`: (slot,
+    on trial) when the board's chain() started this module out of an installed app bundle."""
+    cfg = load(path)
+    if app is None:
+        r = board_class(cfg).chain(cfg, path, stop)
+        if r is not None:
+            return r
+    ch = Charger(cfg, app)
     rest = ch.cfg.get("loop_sleep_ms", 5)
     while not ch.stopped and (stop is None or not stop()):
         ch.step()
