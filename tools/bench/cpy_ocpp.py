@@ -1,9 +1,19 @@
 # CPython side of the comparison: the `ocpp` package's v16 ChargePoint (websockets client)
 # doing the same session as cpy_ours.py: boot, a StatusNotification per connector, then N
 # MeterValues, each awaited. Defaults of the package are kept (schema validation on).
-#   python tools/bench/cpy_ocpp.py WS_URL N   -> "SESSION <import s> <session s>"
+#   python tools/bench/cpy_ocpp.py WS_URL N   -> "SESSION <import s> <session s> <peak RSS KiB>"
 import sys
 import time
+
+
+def hwm():
+    """Peak RSS of this process in KiB (VmHWM): unlike ru_maxrss it does not start from the
+    parent's size at fork."""
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM"):
+            return int(line.split()[1])
+    return 0
+
 
 t0 = time.perf_counter()
 import asyncio  # noqa: E402
@@ -37,4 +47,4 @@ async def session(url, n):
 
 asyncio.run(session(sys.argv[1], int(sys.argv[2])))
 t2 = time.perf_counter()
-print("SESSION %.4f %.4f" % (t1 - t0, t2 - t1))
+print("SESSION %.4f %.4f %d" % (t1 - t0, t2 - t1, hwm()))
