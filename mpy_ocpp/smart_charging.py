@@ -89,7 +89,8 @@ def _at(p, t, rel):
         if off >= dur:
             return None, end
         end = _min(end, start + dur)
-    for q in p[_PERIODS]:  # the first one starts at 0
+    per = None
+    for q in p[_PERIODS]:  # the first one starts at 0 (SetChargingProfile checks it)
         if q[0] > off:
             return per, _min(end, start + q[0])
         per = q
