@@ -7,6 +7,7 @@ import pytest
 import trustme
 from cryptography.hazmat.primitives import serialization
 
+from tests_host import simproc
 from tools.csms import CSMS
 
 CLIENT_CN = "CP_1"  # the client certificate's CN (Security Profile 3: the charge box id)
@@ -84,3 +85,23 @@ def tls(tmp_path_factory):
     t.client_context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
     ca.configure_trust(t.client_context)
     return t
+
+
+@pytest.fixture
+def sims(csms, tmp_path):
+    """start(runtime, server=csms, boot=True, booted=False, **sim options): tools/sim.py as a
+    child process, stopped after the test. `boot`: wait for its BootNotification; `booted`:
+    wait until its first three StatusNotifications are in."""
+    started = []
+
+    def start(runtime, server=None, booted=False, **kw):
+        server = server or csms
+        mark = server.mark()
+        sim = simproc.start(runtime, server, tmp_path, **kw)
+        started.append(sim)
+        if booted:
+            server.wait_action("CP_1", "StatusNotification", count=3, since=mark, timeout=15)
+        return sim
+    yield start
+    for s in started:
+        s.stop()

@@ -10,16 +10,8 @@ pytestmark = pytest.mark.parametrize("runtime", simproc.RUNTIMES)
 
 
 @pytest.fixture
-def run(csms, tmp_path):
-    sims = []
-
-    def start(runtime, **kw):
-        sim = simproc.start(runtime, kw.pop("server", csms), tmp_path, **kw)
-        sims.append(sim)
-        return sim
-    yield start
-    for s in sims:
-        s.stop()
+def run(sims):
+    return sims
 
 
 def statuses(csms, cid, cp="CP_1"):

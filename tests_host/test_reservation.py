@@ -11,18 +11,8 @@ pytestmark = pytest.mark.parametrize("runtime", simproc.RUNTIMES)
 
 
 @pytest.fixture
-def run(csms, tmp_path):
-    sims = []
-
-    def start(runtime, **kw):
-        mark = csms.mark()
-        sim = simproc.start(runtime, csms, tmp_path, boot=False, **kw)
-        sims.append(sim)
-        csms.wait_action("CP_1", "StatusNotification", count=3, since=mark, timeout=15)  # booted
-        return sim
-    yield start
-    for s in sims:
-        s.stop()
+def run(sims):
+    return lambda runtime, **kw: sims(runtime, booted=True, boot=False, **kw)
 
 
 def statuses(csms, cid, since=0):
