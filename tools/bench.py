@@ -528,8 +528,8 @@ def _analysis(sizes, ram, blds, cpy, sp, ref):
         ll = ("\n- **Local list.** A 20-entry SendLocalList allocates %s B while handled; the "
               "state then measures %s B more. The entries are not in RAM (45-byte records in a "
               "file, binary-searched in place; tests_host/test_local_auth_list.py holds 500 of "
-              "them under 512 B of heap): that growth is the update's garbage the wasm port's "
-              "conservative collector still finds reachable, as in the odd state figures of "
+              "them under 512 B of heap): that growth is most likely garbage the wasm port's "
+              "conservative collector still finds reachable (not confirmed), as in the odd state figures of "
               "two single-profile builds above."
               % (f"{r['LOCALLIST'][0]:,}", f"{kept:,}"))
     return {
