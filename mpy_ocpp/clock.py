@@ -5,22 +5,22 @@ import time
 
 from .compat import mktime_utc, ticks_diff, ticks_ms
 
-_offset = 0  # CSMS time minus RTC time, seconds
+offset = 0  # CSMS time minus RTC time, seconds (read by profiles that follow clock changes)
 known = time.gmtime()[0] >= 2024  # the board may have set its RTC (NTP) before us
 marked = False  # a timestamp was taken before the clock was known: see fix()
 _boot = "%x" % random.getrandbits(24)  # tells this power cycle's markers from older ones
 
 
 def now():
-    return int(time.time()) + _offset
+    return int(time.time()) + offset
 
 
 def set_iso(text):
     """Set the clock from an ISO 8601 time (BootNotification/Heartbeat currentTime)."""
-    global _offset, known
+    global offset, known
     t = parse(text)
     if t is not None:
-        _offset = t - int(time.time())
+        offset = t - int(time.time())
         known = True
     return t is not None
 

@@ -248,8 +248,8 @@ class SmartCharging:
     def update(self, now):
         """Recompute every connector's limit; schedule the next time one can change."""
         t = clock.now()
-        d = clock._offset - (self._offset or 0)  # the clock was set: starts move with it
-        self._offset = clock._offset
+        d = clock.offset - (self._offset or 0)  # the clock was set: starts move with it
+        self._offset = clock.offset
         for i in range(len(self._starts)):
             if self._starts[i] is not None:
                 self._starts[i] += d
@@ -282,7 +282,7 @@ class SmartCharging:
 
 def loop(cp, now):
     s = cp.smart_charging
-    if s._due is not None and ticks_diff(now, s._due) < 0 and s._offset == clock._offset:
+    if s._due is not None and ticks_diff(now, s._due) < 0 and s._offset == clock.offset:
         for c in cp.connectors:  # allocates nothing until a transaction starts or ends
             if c.tx is not s._txs[c.id]:
                 break

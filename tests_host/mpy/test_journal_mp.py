@@ -243,10 +243,10 @@ def test_reboot_resumes_a_running_transaction_or_stops_it_if_the_ev_left():
 
 
 def test_timestamps_taken_before_the_clock_is_known_are_fixed_when_sent():
-    known, offset = clock.known, clock._offset
+    known, offset = clock.known, clock.offset
     try:
         clock.known = False
-        clock._offset = -400000000  # an RTC years behind, as after a board's first power-up
+        clock.offset = -400000000  # an RTC years behind, as after a board's first power-up
         cp, link, hw = _charger()
         link.online = False
         hw["plugged"][1] = True
@@ -265,4 +265,4 @@ def test_timestamps_taken_before_the_clock_is_known_are_fixed_when_sent():
         t = clock.parse(start["timestamp"])
         assert start["timestamp"][0] != "?" and abs(t - (clock.parse(real) - 1)) <= 2
     finally:
-        clock.known, clock._offset = known, offset
+        clock.known, clock.offset = known, offset

@@ -161,11 +161,11 @@ def test_same_id_replaces_and_cancel():
 
 
 def test_expiry_ends_the_reservation():
-    offset = clock._offset
+    offset = clock.offset
     try:
         _expiry()
     finally:
-        clock._offset = offset  # the clock is shared by the tests that follow
+        clock.offset = offset  # the clock is shared by the tests that follow
 
 
 def _expiry():

@@ -202,10 +202,10 @@ def test_relative_start_follows_a_clock_change():
     cp.loop()
     sc = cp.smart_charging
     before = sc._starts[1]
-    saved = clock._offset
+    saved = clock.offset
     try:
-        clock._offset += 3600
+        clock.offset += 3600
         cp.loop()
         assert sc._starts[1] == before + 3600 and cp.connectors[1].limit == 16.0
     finally:
-        clock._offset = saved
+        clock.offset = saved
