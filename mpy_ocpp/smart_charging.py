@@ -31,7 +31,8 @@ _TXP = const(2)
 _KINDS = ("Absolute", "Recurring", "Relative")
 _RELATIVE = const(2)
 _STEPS = const(64)  # composite schedule: at most this many periods
-# entry fields: a list, saved without _TX (the Transaction a TxProfile belongs to)
+# entry fields: a list; _TX is the Transaction a TxProfile belongs to (saved as its journal
+# record number, so that the profile survives a power cut with its transaction)
 _ID = const(0)
 _STACK = const(1)
 _PURPOSE = const(2)
@@ -104,8 +105,8 @@ class SmartCharging:
         self.max_current = 32.0  # A per phase: what GetCompositeSchedule shows where no profile limits
         self.profiles = []
         for e in cp.store.load(_FILE, ())[:cp.config["MaxChargingProfilesInstalled"]]:
-            if type(e) is list and len(e) == _TX:
-                self.profiles.append(e + [None])
+            if type(e) is list and len(e) == _TX + 1:
+                self.profiles.append(e)  # a TxProfile's _TX is bound in update()
         n = len(cp.connectors)
         self._txs = [None] * n  # each connector's transaction when the limits were computed
         self._starts = [None] * n  # and when it started (seconds): where Relative schedules start
@@ -167,11 +168,32 @@ class SmartCharging:
         saved = self._saved()
         self.profiles = profiles
         self._due = None
-        if self._saved() != saved:  # TxProfiles alone do not wear the flash
+        if self._saved() != saved:
             self.cp.store.save(_FILE, self._saved())
 
     def _saved(self):
-        return [p[:_TX] for p in self.profiles if p[_PURPOSE] != _TXP]
+        out = []
+        for p in self.profiles:
+            tx = p[_TX]
+            if p[_PURPOSE] != _TXP:
+                out.append(p[:_TX] + [None])
+            elif type(tx) is int or tx.seq:  # not for a transaction charged unreported
+                out.append(p[:_TX] + [tx if type(tx) is int else tx.seq])
+        return out
+
+    def _bind(self):
+        """After a boot: TxProfiles find their resumed transaction, or go with it."""
+        keep = []
+        for p in self.profiles:
+            tx = p[_TX]
+            if p[_PURPOSE] == _TXP and type(tx) is int:
+                c = self.cp.connectors[p[_CID]] if p[_CID] < len(self.cp.connectors) else None
+                if c is None or c.tx is None or c.tx.seq != tx:
+                    continue
+                p[_TX] = c.tx
+            keep.append(p)
+        if len(keep) != len(self.profiles):
+            self._set(keep)
 
     def remote_start(self, c, p):
         """RemoteStartTransaction's chargingProfile: a TxProfile for the transaction that starts."""
@@ -248,6 +270,8 @@ class SmartCharging:
     def update(self, now):
         """Recompute every connector's limit; schedule the next time one can change."""
         t = clock.now()
+        if self._offset is None:
+            self._bind()
         d = clock.offset - (self._offset or 0)  # the clock was set: starts move with it
         self._offset = clock.offset
         for i in range(len(self._starts)):

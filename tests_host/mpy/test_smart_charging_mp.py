@@ -119,7 +119,7 @@ def test_clear_criteria():
     assert clear({}) == "Accepted" and _ids(cp) == []
 
 
-def test_persisted_but_not_tx_profiles():
+def test_persisted_and_a_tx_profile_comes_back_with_its_transaction():
     d = _dir()
     cp = _cp(d)
     _set(cp, 0, _prof(1, "ChargePointMaxProfile", [32.0]))
@@ -127,9 +127,16 @@ def test_persisted_but_not_tx_profiles():
                       validTo="2036-01-01T00:00:00Z"))
     _start(cp, 2)
     assert _set(cp, 2, _prof(3, "TxProfile", [6.0])) == "Accepted"
-    again = _cp(d)
+    again = _cp(d)  # a power cut: the transaction resumes, and its TxProfile with it
+    again.loop()
+    assert _ids(again) == [1, 2, 3] and again.connectors[2].limit == 6.0
+    assert again.connectors[2].tx.seq == cp.connectors[2].tx.seq
+    again.connectors[2].end()
+    again.loop()
     assert _ids(again) == [1, 2]
-    assert again.smart_charging.profiles == [e for e in cp.smart_charging.profiles if e[0] != 3]
+    third = _cp(d)
+    third.loop()
+    assert _ids(third) == [1, 2]
 
 
 def test_remote_start_profile_and_end_of_transaction():
