@@ -13,9 +13,9 @@
 #   GetCompositeSchedule at scheduleStart); Absolute without startSchedule starts when received.
 # - GetCompositeSchedule reports `max_current` where no profile limits; for connector 0 it
 #   gives the ChargePointMaxProfile. minChargingRate is reported there, it never changes the limit.
-# - Profiles are compact lists (limits in tenths); all but TxProfiles persist in _FILE.
-#   TxProfiles live in RAM and die with their transaction (a transaction resumed after a
-#   power cut falls back to the TxDefaultProfile).
+# - Profiles are compact lists (limits in tenths), persisted in _FILE when the set changes. A
+#   TxProfile is saved with its transaction's journal record number: it dies with the
+#   transaction and comes back with it when a power cut resumes it.
 from . import clock
 from .compat import const, log, ticks_diff, ticks_ms
 from .config import INT, LIST, RO
