@@ -138,7 +138,8 @@ class ChargePoint:
         self._txe = [_NORMAL, m[1], m[2], self._tx_answer, tx, now]
         self.queue.append(self._txe)
 
-    def _tx_answer(self, res, tx):
+    def _tx_answer(self, res):
+        tx = self._txe[_TX]
         self._txe = None
         if res is None:
             cfg = self.config.values
@@ -181,12 +182,13 @@ class ChargePoint:
 
     # outgoing calls
 
-    def call(self, action, payload, cb=None, prio=_NORMAL, tx=None):
-        """Queue a call; `cb(result_payload or None, tx)` runs when it is answered or given up."""
+    def call(self, action, payload, cb=None, prio=_NORMAL):
+        """Queue a call; `cb(result_payload or None)` runs when it is answered or given up.
+        (Transaction messages do not come here: the journal owes them.)"""
         if len(self.queue) >= self.queue_size and not self._make_room():
             log("queue full, %s dropped" % action)
             return False
-        self.queue.append([prio, action, payload, cb, tx, ticks_ms()])
+        self.queue.append([prio, action, payload, cb, None, ticks_ms()])
         return True
 
     def _make_room(self):
@@ -228,7 +230,7 @@ class ChargePoint:
     def _failed(self, e):
         """A call got a CALLERROR or no answer (the journal retries transaction messages)."""
         if e[_CB]:
-            e[_CB](None, e[_TX])
+            e[_CB](None)
 
     def _answer(self, mid, payload, code):
         p = self.pending
@@ -247,7 +249,7 @@ class ChargePoint:
         if code is not None:
             self._failed(e)
         elif e[_CB]:
-            e[_CB](payload, e[_TX])
+            e[_CB](payload)
 
     # incoming messages
 
@@ -318,7 +320,7 @@ class ChargePoint:
     def heartbeat(self):
         self.call("Heartbeat", {}, self._heartbeat, prio=_LOW)
 
-    def _booted(self, res, _):
+    def _booted(self, res):
         now = ticks_ms()
         if res is None:
             self._boot_due = later(now, 30)
@@ -334,7 +336,7 @@ class ChargePoint:
         else:
             self._boot_due = later(now, interval if interval > 0 else 30)
 
-    def _heartbeat(self, res, _):
+    def _heartbeat(self, res):
         if res:
             clock.set_iso(res["currentTime"])
 
@@ -375,7 +377,7 @@ class ChargePoint:
         if not self.online or not self.accepted:
             return cb(self._offline(info))
 
-        def done(res, _):
+        def done(res):
             if res is None:
                 return cb(self._offline(info))
             if ll:

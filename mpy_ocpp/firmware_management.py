@@ -249,7 +249,7 @@ class Firmware:
                 return True
         return cp._txe is not None or cp.journal.busy()  # StopTransaction goes out before a reboot
 
-    def _notified(self, res, tx):
+    def _notified(self, res):
         self._due = ticks_ms()
 
     def _finish(self, status):
@@ -259,7 +259,7 @@ class Firmware:
         self.cp.store.save(_FILE, ["done", status])  # until the CSMS has it
         self._send(status, self._reported)
 
-    def _reported(self, res, tx):
+    def _reported(self, res):
         if res is not None and self._st == _IDLE:
             self.cp.store.remove(_FILE)
 

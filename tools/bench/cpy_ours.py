@@ -66,7 +66,7 @@ while not (cp.accepted and not cp.queue and cp.pending is None and cp.connectors
 answered = [0]
 
 
-def done(res, tx):
+def done(res):
     if res is None:
         raise SystemExit("MeterValues failed")
     answered[0] += 1
