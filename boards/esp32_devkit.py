@@ -71,16 +71,7 @@ class Ota:
 
     def download(self, url, path):
         w = _Writer(Partition(Partition.RUNNING).get_next_update())
-        t = self.fw.http_download(url, path)
-        head = t._head_done
-
-        def into_partition():  # the reply is good: its body goes to the partition, not a file
-            head()
-            if t._f:
-                t._f.close()
-                t._f = w
-
-        t._head_done = into_partition
+        t = self.fw.http_download(url, path, sink=w)  # the body goes to the partition, not a file
         return _fetch(t, w, path)
 
     def install(self, path):

@@ -196,7 +196,7 @@ class Charger:
         cs = cfg["csms"]
         cp_id = cs["id"]
         store = Store(cfg.get("state", "/ocpp"))
-        _rollback(store, b)
+        rolled_back = _rollback(store, b)
         key = cs.get("authorization_key")
         saved = store.load("config.json", {})
         if key and "AuthorizationKey" not in saved:  # first boot; later the CSMS owns the key
@@ -217,6 +217,8 @@ class Charger:
             cp.connectors[0].error = self.reader.error
         cp.on_reset = self._reset
         if getattr(cp, "firmware", None):  # the Firmware Management profile is on
+            if rolled_back:
+                cp.firmware.rolled_back()
             b.ota(cp.firmware, lambda: self._reset(True))
         return cp
 
@@ -261,15 +263,16 @@ class Charger:
 
 
 def _rollback(store, board):
-    """An update rebooted into a new app, but the old one runs (the new one did not confirm
-    itself before a reset): the pending Installing ends in InstallationFailed, not Installed."""
+    """True if an update rebooted into a new app but the old one runs (the new one did not
+    confirm itself before a reset): its Installing then ends in InstallationFailed."""
     to = store.load("ota.json")
     if to is None:
-        return
+        return False
     store.remove("ota.json")
-    if to != board.running() and store.load("firmware.json") == ["install"]:  # firmware_management's record
-        log("firmware: %s did not start, %s runs again" % (to, board.running()))
-        store.save("firmware.json", ["done", "InstallationFailed"])
+    if to == board.running():
+        return False
+    log("firmware: %s did not start, %s runs again" % (to, board.running()))
+    return True
 
 
 def run(path="config.json", stop=None, app=None):

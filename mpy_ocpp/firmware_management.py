@@ -177,6 +177,13 @@ class Firmware:
             self._final = rec[1] if kind == "done" else "Installed"
             self._st = _REPORT
 
+    def rolled_back(self):
+        """For a board whose bootloader went back to the old image after an install: the
+        Installing left pending ends in InstallationFailed, not Installed."""
+        if self._st == _REPORT and self._final == "Installed":
+            self._final = "InstallationFailed"
+            self.cp.store.save(_FILE, ["done", self._final])
+
     # Remote Trigger
 
     def notify_firmware(self):
@@ -310,16 +317,17 @@ class Firmware:
 
     # the default hooks
 
-    def _transfer(self, url, path, put):
+    def _transfer(self, url, path, put, sink=None):
         from . import http  # only loaded when a default hook runs
 
         ctx = None
         if self.ca is None and self.verify:
             ctx = getattr(self.cp.transport, "ctx", None)  # trust what the wss:// link trusts
-        return http.Transfer(url, path, put, self.ca, self.verify, ctx, self.chunk)
+        return http.Transfer(url, path, put, self.ca, self.verify, ctx, self.chunk, sink=sink)
 
-    def http_download(self, url, path):
-        return self._transfer(url, path, False)
+    def http_download(self, url, path, sink=None):
+        """The default download hook; `sink` (write/close) may take the body instead of `path`."""
+        return self._transfer(url, path, False, sink)
 
     def http_upload(self, url, path):
         if url[-1:] == "/":

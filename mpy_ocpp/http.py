@@ -59,12 +59,15 @@ def split(url):
 
 class Transfer:
     """GET `url` into the file `path`, or (put=True) PUT the file `path` to `url`. `ctx`: an
-    SSL context to use for https:// instead of one made from `ca`/`verify`."""
+    SSL context to use for https:// instead of one made from `ca`/`verify`. `sink`: an object
+    with write() and close() that takes a good reply's body instead of the file `path`."""
 
-    def __init__(self, url, path, put=False, ca=None, verify=True, ctx=None, size=1024, timeout=30):
+    def __init__(self, url, path, put=False, ca=None, verify=True, ctx=None, size=1024, timeout=30,
+                 sink=None):
         self.url = url
         self.path = path
         self.put = put
+        self.sink = sink
         self._ca, self._verify, self._ctx = ca, verify, ctx
         self._buf = bytearray(size)
         self._mv = memoryview(self._buf)
@@ -260,7 +263,7 @@ class Transfer:
             raise OSError("HTTP %d%s" % (code, " (redirects are not followed)" if code < 400 else ""))
         if self.put:
             return self._end(True)
-        self._f = open(self.path, "wb")
+        self._f = self.sink or open(self.path, "wb")
         self._st = _SIZE if self._chunked else _DATA if self._left >= 0 else _EOF
 
     def _body(self, st):

@@ -25,7 +25,7 @@ from boards import main  # noqa: E402
 from boards.esp32_devkit import ESP32DevKit, Ota  # noqa: E402
 from boards.pico_w import PicoW  # noqa: E402
 from mpy_ocpp import http  # noqa: E402
-from mpy_ocpp.firmware_management import _poll  # noqa: E402
+from mpy_ocpp.firmware_management import Firmware, _poll  # noqa: E402
 from mpy_ocpp.store import Store  # noqa: E402
 from tests_host.test_board_main import Rig, config  # noqa: E402
 from tests_host.test_firmware_management import update, web  # noqa: E402,F401  (fixture)
@@ -46,8 +46,8 @@ class Fw:
         self.cp = type("CP", (), {})()
         self.cp.store = Store(str(tmp_path / "state"))
 
-    def http_download(self, url, path):
-        return http.Transfer(url, path)
+    def http_download(self, url, path, sink=None):
+        return http.Transfer(url, path, sink=sink)
 
 
 def drive(job, reboots, limit=10000):
@@ -209,9 +209,10 @@ def test_pico_w_unconfirmed_bundle_rolls_back(tmp_path, modules):
     state = Store(cfg["state"])
     state.save("firmware.json", ["install"])
     b.app = None
-    main._rollback(state, b)
-    assert state.load("firmware.json") == ["done", "InstallationFailed"]
+    assert main._rollback(state, b) is True
     assert state.load("ota.json") is None
+    Firmware(type("CP", (), {"store": state})()).rolled_back()  # as main's charger does
+    assert state.load("firmware.json") == ["done", "InstallationFailed"]
 
 
 def test_pico_w_cut_or_bad_bundle_leaves_the_old_app(tmp_path, modules):
