@@ -1,12 +1,20 @@
 # RFC 6455 WebSocket client (ws:// and wss://) for OCPP-J: the transport handed to ChargePoint.
-# Non-blocking and self-reconnecting; the caller drives everything with poll(). Two spots block
-# on purpose: DNS (getaddrinfo has no non-blocking form on the ports), and send(), which loops
-# until its one frame is written (at most `timeout`). On MicroPython the TLS handshake's
-# public-key math also runs inside one write call (about a second on an ESP32).
-# Messages come back as str. A text message that is not valid UTF-8 fails the connection (close
-# 1007, as RFC 6455 asks); a message over max_size is read and dropped, and poll() returns bytes
-# with its first 64 bytes so the core can still answer the call. Binary messages are ignored.
-# The receive buffer also holds the HTTP upgrade reply, so max_size bounds that too.
+# Non-blocking and self-reconnecting; the caller drives everything with poll(). What still
+# blocks: DNS (getaddrinfo has no non-blocking form on the ports) and, on MicroPython, the TLS
+# handshake's public-key math inside one write call (about a second on an ESP32).
+# send() only queues the frame: poll() (and send() itself) write what the socket takes now. The
+# queue takes any frame while empty and up to 2 * max_size bytes otherwise, so an answer fits
+# behind a call being written; a refused frame makes send() return False (logged). No progress
+# for `timeout` drops the link. Pong and close frames go through the same queue; a close frame
+# gets one write attempt before the socket is closed.
+# Messages come back as str. A text message that is not strict UTF-8 (no overlong forms, no
+# surrogates) fails the connection (close 1007, as RFC 6455 asks); a message over max_size is
+# read and dropped, and poll() returns bytes with its first 64 bytes so the core can still
+# answer the call. Binary messages are ignored. The receive buffer also holds the HTTP upgrade
+# reply, so max_size bounds that too.
+# Close codes: only codes valid on the wire are sent or accepted (1000-1003, 1007-1014 as in
+# the IANA registry, 3000-4999); a close frame without a code is echoed empty. Lengths must be
+# in their shortest form (RFC 6455 5.2), else 1002.
 import sys
 import select
 import socket
@@ -62,6 +70,34 @@ def _events(p):  # -> the socket's poll events now, 0 if none
 
 class _Err(ValueError):  # protocol violation: (text, close code to send or 0)
     pass
+
+
+def _wire(c):  # a close code that may appear on the wire
+    return 1000 <= c < 1015 and not 1004 <= c <= 1006 or 3000 <= c < 5000
+
+
+def _strict(b):  # MicroPython's decoder checks the byte structure only: refuse overlong forms,
+    # surrogates and code points past U+10FFFF (a loop over lead bytes, no allocation)
+    i, n = 0, len(b)
+    while i < n:
+        c = b[i]
+        if c >= 0xC0:
+            d = b[i + 1]
+            if (c < 0xC2 or c > 0xF4 or c == 0xE0 and d < 0xA0 or c == 0xED and d > 0x9F
+                    or c == 0xF0 and d < 0x90 or c == 0xF4 and d > 0x8F):
+                return False
+        i += 1
+    return True
+
+
+def _text(b):  # -> str, or the connection fails with 1007
+    try:
+        s = str(b, "utf-8")
+        if not _MPY or len(s) == len(b) or _strict(b):  # only a non-ASCII text needs the check
+            return s
+    except UnicodeError:
+        pass
+    raise _Err("invalid UTF-8 in a text message", 1007)
 
 
 def _b64(b):
@@ -124,9 +160,11 @@ class WebSocket:
         self._pi, self._tmo, self._bmin, self._bmax = (  # ms
             int(x * 1000) for x in (ping_interval, timeout, backoff_min, backoff_max))
         self._log = _log if log is None else log
-        self._s = self._auth = self._pend = self._hs = self._req = None
+        self._s = self._raw = self._auth = self._pend = self._hs = None
+        self._oq = []  # outgoing frames (memoryviews), oldest first
+        self._on = 0  # bytes in _oq
         self._st = _OFF
-        self._run = self.online = False
+        self._run = self.online = self._full = False
         self.error = None
 
     def connect(self, user=None, password=None):
@@ -151,7 +189,12 @@ class WebSocket:
         if not self.online:
             return False
         try:
-            self._tx(_TEXT, text.encode())
+            if not self._tx(_TEXT, text.encode()):
+                if not self._full:  # once until the peer reads again
+                    self._full = True
+                    self._log("ws: peer not reading, outgoing frames refused")
+                return False
+            self._flush()
             return True
         except (OSError, ValueError, MemoryError) as e:
             self._drop(str(e).strip() or "send failed")
@@ -167,6 +210,8 @@ class WebSocket:
                     self._tx(_PING, b"")
                     self._pinged = True
                     self._pt = ticks_ms()
+                if self._oq:
+                    self._flush()
                 if _events(self._p) or (self._pend and self._pend()):
                     return self._read()
             elif st == _OFF:
@@ -192,7 +237,7 @@ class WebSocket:
         self._t0 = ticks_ms()
         self._st = _TCP
         a = socket.getaddrinfo(self._host, self._port, 0, socket.SOCK_STREAM)[0]  # blocks (DNS)
-        self._s = socket.socket(a[0], socket.SOCK_STREAM)
+        self._s = self._raw = socket.socket(a[0], socket.SOCK_STREAM)
         self._s.setblocking(False)
         try:
             self._s.connect(a[-1])
@@ -226,7 +271,7 @@ class WebSocket:
              % (self._path, self._net, key, self._proto))
         if self._auth:
             r += "Authorization: Basic " + self._auth + "\r\n"
-        self._req = memoryview((r + "\r\n").encode())
+        self._queue((r + "\r\n").encode())  # it holds the credentials: gone once written
         self._st = _REQ
 
     def _request(self):
@@ -236,9 +281,7 @@ class WebSocket:
             except _WB:
                 return
             self._hs = None
-        self._req = self._req[self._out(self._req) :]
-        if not len(self._req):
-            self._req = None  # it held the credentials
+        if self._flush():
             self._len = 0
             self._st = _RESP
 
@@ -273,19 +316,24 @@ class WebSocket:
         self._log("ws: online", self._host, self._port)
 
     def _shut(self, code):  # close the socket (with a close frame if code); no reconnect here
-        if code and self.online:
+        if self.online:
             try:
-                self._tx(_CLOSE, code.to_bytes(2, "big"))
+                if code:
+                    self._tx(_CLOSE, code.to_bytes(2, "big"))
+                self._flush()  # one attempt: what the socket does not take now is lost
             except (OSError, ValueError):
                 pass
-        s, self._s = self._s, None
-        self.online = False
+        s, r = self._s, self._raw
+        self._s = self._raw = self._pend = self._hs = None
+        self._oq.clear()
+        self._on = 0
+        self.online = self._full = False
         self._st = _OFF
-        self._req = self._pend = self._hs = None
-        try:
-            s and s.close()
-        except OSError:
-            pass
+        for x in (s, r):  # both: MicroPython's TLS object lets go of its socket when a handshake
+            try:  # fails, and closing it then leaves the socket open
+                x and x.close()
+            except OSError:
+                pass
 
     def _drop(self, msg, code=0):  # the link failed: close it, try again after a backoff
         self._shut(code)
@@ -314,9 +362,34 @@ class WebSocket:
         except _WB:
             return 0
 
-    def _tx(self, op, data):  # one masked frame; loops on partial writes for at most `timeout`
+    def _queue(self, f):
+        if not self._oq:
+            self._wt = ticks_ms()  # the send deadline counts from here or the last progress
+        self._oq.append(memoryview(f))
+        self._on += len(f)
+
+    def _flush(self):  # write what the socket takes now -> True once the queue is empty
+        q = self._oq
+        while q:
+            n = self._out(q[0])
+            if not n:
+                if ticks_diff(ticks_ms(), self._wt) > self._tmo:
+                    raise OSError("send timeout: the peer reads nothing")
+                return False
+            self._wt = ticks_ms()
+            self._on -= n
+            self._full = False
+            if n < len(q[0]):
+                q[0] = q[0][n:]  # unsent bytes stay first: TLS must be offered them again
+            else:
+                q.pop(0)
+        return True
+
+    def _tx(self, op, data):  # queue one masked frame -> False if the queue is full
         n = len(data)
         h = 2 if n < 126 else 4 if n < 65536 else 10
+        if self._oq and op != _CLOSE and self._on + h + 4 + n > 2 * self._max:
+            return False  # a close frame always goes in: it is the last one
         f = bytearray(h + 4 + n)
         f[0] = 0x80 | op
         f[1] = 0x80 | (n if h == 2 else 126 if h == 4 else 127)
@@ -327,19 +400,8 @@ class WebSocket:
         h += 4
         for i in range(n):
             f[h + i] = data[i] ^ m[i & 3]
-        mv = memoryview(f)
-        t = ticks_ms()
-        while len(mv):
-            n = self._out(mv)
-            if n:
-                mv = mv[n:]
-                continue
-            w = self._tmo - ticks_diff(ticks_ms(), t)
-            if w <= 0:
-                raise OSError("send timeout")
-            self._p.modify(self._s, _POLLOUT)
-            self._p.poll(min(w, 100))
-            self._p.modify(self._s, _POLLIN)
+        self._queue(f)
+        return True
 
     def _read(self):  # -> a message, or None once no more bytes are ready
         while True:
@@ -369,6 +431,8 @@ class WebSocket:
                 return None
         else:
             n = int.from_bytes(self._hb[2 : self._hl], "big")
+            if n < (126 if self._hl == 4 else 65536) or n >> 63:  # not minimal, or top bit set
+                raise _Err("bad frame length", 1002)
         op = b0 & 15
         if op & 8:  # control frames: short, unfragmented, known
             bad = n > 125 or not b0 & 0x80 or op > _PONG
@@ -410,18 +474,20 @@ class WebSocket:
         elif self._over:
             return bytes(self._mv[: min(self._len, _HEAD)])
         else:
-            try:
-                return str(self._mv[: self._len], "utf-8")
-            except UnicodeError:
-                raise _Err("invalid UTF-8 in a text message", 1007)
+            return _text(self._mv[: self._len])
         return None
 
     def _control(self, op, p):
         if op == _PING:
-            self._tx(_PONG, p)
+            self._tx(_PONG, p)  # not if the queue is full: RFC 6455 lets pongs be skipped
         elif op == _PONG:
             self._pinged = False
-        else:  # close: echo the code, then reconnect after a backoff
+        else:  # close: check it, echo the code (none if none came), reconnect after a backoff
+            n = len(p)
+            c = p[0] << 8 | p[1] if n > 1 else 1005
+            if n == 1 or n and not _wire(c):
+                raise _Err("bad close frame from server", 1002)
+            _text(p[2:])
             self._tx(_CLOSE, p[:2])
-            raise _Err("closed by server (%d)" % (p[0] << 8 | p[1] if len(p) > 1 else 1005), 0)
+            raise _Err("closed by server (%d)" % c, 0)
         return None

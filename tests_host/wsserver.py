@@ -3,6 +3,7 @@ misbehave, each on 127.0.0.1 (port 0 = a free one) in an asyncio loop on a backg
 import asyncio
 import base64
 import hashlib
+import socket
 import threading
 
 from websockets.asyncio.server import serve
@@ -23,6 +24,13 @@ class Loop:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     def stop(self):
+        async def cancel():  # handlers still running would warn when the loop goes away
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        self.run(cancel())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
 
@@ -100,11 +108,13 @@ class EchoServer:
 class RawServer:
     """TCP server handing each connection to `handler(reader, writer)`."""
 
-    def __init__(self, loop, handler, ssl=None):
+    def __init__(self, loop, handler, ssl=None, rcvbuf=0):
         self.lp = loop
 
         async def up():
             self.server = await asyncio.start_server(handler, "127.0.0.1", 0, ssl=ssl)
+            if rcvbuf:  # a small receive window: the client's writes stall early
+                self.server.sockets[0].setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
             return self.server.sockets[0].getsockname()[1]
 
         self.port = loop.run(up())
@@ -174,19 +184,20 @@ async def read_frame(reader):
     return b0 & 15, bytes(b ^ mask[i & 3] for i, b in enumerate(data))
 
 
-def raw(loop, script, ssl=None):
-    """A raw server running script(reader, writer, got) per connection; got collects results."""
+def raw(loop, script, ssl=None, timeout=5, rcvbuf=0):
+    """A raw server running script(reader, writer, got) per connection (for at most `timeout`
+    seconds); got collects results. rcvbuf: SO_RCVBUF of its sockets (0 = the default)."""
     got = []
 
     async def handler(reader, writer):
         try:
-            await asyncio.wait_for(script(reader, writer, got), 5)
+            await asyncio.wait_for(script(reader, writer, got), timeout)
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.TimeoutError):
             pass
         finally:
             writer.close()
 
-    return RawServer(loop, handler, ssl), got
+    return RawServer(loop, handler, ssl, rcvbuf), got
 
 
 async def handshake(reader, writer, **kw):
