@@ -1,7 +1,8 @@
 # mpy_ocpp host tooling. Everything comes from the package registries (PyPI, npm):
 #   make test   pytest on CPython, incl. the MicroPython unix port and the wasm port
 #   make demo   the CSMS + charge point demo (DEMO_ARGS=--micropython for the unix port)
-#   make mpy    compile the library with mpy-cross into build/mpy/ and print sizes
+#   make mpy    compile the library and boards/ with mpy-cross into build/mpy/ and print
+#               the sizes: per module, the library's total, the total with boards/
 #   make bench  benchmarks (BENCH_ARGS=... passed through)
 #   make deploy compile, then copy the package, one board's modules, the drivers and a config
 #               to a board: make deploy PORT=/dev/ttyUSB0 BOARD=esp32_devkit CONFIG=config.json
@@ -69,11 +70,13 @@ $(MPY_DIR)/%.mpy: %.py | $(VENV_STAMP)
 mpy: $(MPY_OUT)
 	@find $(MPY_DIR) -name '*.mpy' 2>/dev/null | while read -r f; do \
 	  case " $(MPY_OUT) " in *" $$f "*) ;; *) echo "rm stale $$f"; rm -f "$$f";; esac; done
-	@printf '%8s %8s  %s\n' .py .mpy module; tp=0; tm=0; \
+	@printf '%8s %8s  %s\n' .py .mpy module; tp=0; tm=0; lp=0; lm=0; \
 	for f in $(MPY_SRC); do \
 	  p=$$(wc -c < $$f); m=$$(wc -c < $(MPY_DIR)/$${f%.py}.mpy); tp=$$((tp + p)); tm=$$((tm + m)); \
+	  case $$f in mpy_ocpp/*) lp=$$((lp + p)); lm=$$((lm + m));; esac; \
 	  printf '%8d %8d  %s\n' $$p $$m $$f; done; \
-	printf '%8d %8d  total\n' $$tp $$tm
+	printf '%8d %8d  total: the library (mpy_ocpp/)\n' $$lp $$lm; \
+	printf '%8d %8d  total: with boards/ (both boards, the drivers)\n' $$tp $$tm
 
 # The board's filesystem as staged in $(DEPLOY_DIR): /lib/mpy_ocpp/*.mpy, /lib/boards/ (the
 # shared modules, $(BOARD) only, the drivers), /main.py (starts the charger), /config.json.
@@ -102,3 +105,4 @@ clean:
 
 distclean: clean
 	rm -rf $(VENV) $(WASM_DIR)/node_modules
+

@@ -1,6 +1,10 @@
 # The charger: reads config.json, brings the board up, builds the ChargePoint and the
 # drivers, and runs them in one loop. On the board, /main.py is `from boards.main import run; run()`.
-# Order matters: contactors off first, then the watchdog, then Wi-Fi and NTP, then OCPP.
+# Order matters: contactors off first, then the watchdog, then Wi-Fi and NTP, then OCPP. Until
+# config.json is read no pin is driven: after a reset every GPIO is an input, and the contactor
+# driver must hold itself off then (pull resistor), as the pins float during every boot anyway.
+# A mistake in config.json or in the files it names leaves an idle charger (contactors off,
+# watchdog fed, no OCPP) that says what is wrong on the console: never a reboot loop.
 # Every step of the loop is short (a card read ~10 ms, a Modbus write ~10 ms at 9600 baud, a
 # pilot burst 1.1 ms); DNS and the TLS handshake are the longest, far under the watchdog.
 # UpdateFirmware: the board module's install hook (esp32_devkit.py: the next OTA partition,
@@ -12,7 +16,7 @@ import sys
 
 import machine
 
-from mpy_ocpp.compat import log, ticks_add, ticks_diff, ticks_ms
+from mpy_ocpp.compat import log, ticks_add, ticks_diff, ticks_ms, url_quote
 
 from boards.drivers import sleep_ms
 from boards.drivers.relay import LevelSense, MainsSense, Relay
@@ -34,9 +38,56 @@ def profiles(names):
     return tuple(found)
 
 
+# config.json's known keys: a type (or a tuple of them), a tuple of the allowed strings, an
+# object {key: shape}, or [shape] for a list of them. Others are not looked at.
+_N = (int, float)
+_B = (bool, int)  # MicroPython's bool is no int
+_SHAPE = {
+    "board": str, "ntp": (str, type(None)), "vendor": str, "model": str, "state": str,
+    "serial": (str, type(None)), "app_dir": str, "watchdog_ms": int, "wifi_wait_ms": int,
+    "loop_sleep_ms": int, "pilot_zero": _N, "pilot_scale": _N, "profiles": [str], "pins": {},
+    "wifi": {"ssid": str, "password": str, "country": str},
+    "csms": {"url": str, "id": str, "authorization_key": str, "ca": str, "client_cert": str,
+             "client_key": str, "timeout": _N},
+    "reader": {"type": ("mfrc522", "pn532"), "connector": int, "uid_order": ("msb", "lsb"),
+               "uid_case": ("upper", "lower"), "repeat_ms": int, "address": int},
+    "modbus": {"baudrate": int, "timeout_ms": int},
+    "connectors": [{"feedback": ("level", "mains", None), "feedback_active": int, "relay_active": int,
+                    "pilot": _B, "proximity": _B, "cable_current": _N, "max_current": _N,
+                    "ventilation": _B,
+                    "meter": {"model": ("sdm630", "sdm120", "abb_b23"), "address": int, "interval_ms": int}}],
+}
+
+
+def _check(v, shape, at):
+    """ValueError naming the place `at` unless `v` fits `shape` (see _SHAPE)."""
+    t = type(shape)
+    if t is dict:
+        if type(v) is not dict:
+            raise ValueError("%s: an object expected" % at)
+        for k in shape:
+            if k in v:
+                _check(v[k], shape[k], at + "." + k)
+    elif t is list:
+        if type(v) is not list:
+            raise ValueError("%s: a list expected" % at)
+        for i, x in enumerate(v):
+            _check(x, shape[0], "%s[%d]" % (at, i))
+    elif t is tuple and type(shape[0]) is str:
+        if v not in shape:
+            raise ValueError("%s: %r is not one of %s" % (at, v, ", ".join([str(x) for x in shape])))
+    elif not isinstance(v, shape):
+        raise ValueError("%s: %r is of the wrong type" % (at, v))
+
+
 def load(path):
+    """config.json, checked for shape and types (-> OSError, ValueError)."""
     with open(path) as f:
-        return json.load(f)
+        cfg = json.load(f)
+    _check(cfg, _SHAPE, "config")
+    if not cfg.get("csms", {}).get("url") or not cfg["csms"].get("id"):
+        raise ValueError("config.csms: url and id are required")
+    return cfg
 
 
 def board_class(cfg):
@@ -46,7 +97,7 @@ def board_class(cfg):
     elif name == "pico_w":
         from boards.pico_w import BOARD
     else:
-        raise ValueError("unknown board %s" % name)
+        raise ValueError("unknown board %s (esp32_devkit or pico_w)" % name)
     return BOARD
 
 
@@ -59,13 +110,14 @@ class Outlet:
 
     def __init__(self, board, cfg, n, stop_ms=3000):
         sfx = "" if n == 1 else str(n)  # pins of connector 2 are "relay2", "cp_pwm2", ...
+        on = cfg.get("relay_active", 1)
+        relay = board.pin("relay" + sfx, machine.Pin.OUT, value=1 - on)  # off, before anything else
         fb = cfg.get("feedback")
         sense = None
         if fb:
             p = board.pin("relay_fb" + sfx, machine.Pin.IN)
             sense = MainsSense(p) if fb == "mains" else LevelSense(p, cfg.get("feedback_active", 0))
-        self.relay = Relay(board.pin("relay" + sfx, machine.Pin.OUT, value=1 - cfg.get("relay_active", 1)),
-                           sense, cfg.get("relay_active", 1))
+        self.relay = Relay(relay, sense, on)
         self.pilot = None
         self.meter = None
         self.cfg = cfg
@@ -146,13 +198,24 @@ def _first(sources):
 
 
 class Charger:
-    def __init__(self, cfg, app=None):
+    def __init__(self, cfg):
+        """The board and the contactors, driven off; start() brings up the rest."""
         self.cfg = cfg
         board = self.board = board_for(cfg)
-        board.app = app
         conns = cfg.get("connectors") or [{}]
-        self.outlets = [Outlet(board, c, i + 1) for i, c in enumerate(conns)]  # contactors off now
+        self.outlets = [Outlet(board, c, i + 1) for i, c in enumerate(conns)]
+
+    def start(self, app=None):
+        cfg, board = self.cfg, self.board
+        board.app = app
         board.watchdog(cfg.get("watchdog_ms", board.WDT_MS))
+        for k in ("ca", "client_cert", "client_key"):  # missing: say so now, not at each TLS try
+            f = cfg["csms"].get(k)
+            try:
+                if f:
+                    open(f, "rb").close()
+            except OSError:
+                raise ValueError("config.csms.%s: cannot read %s" % (k, f))
         board.led(100, ticks_ms())
         board.wifi(cfg.get("wifi_wait_ms", 15000))
         board.ntp()
@@ -198,12 +261,14 @@ class Charger:
         store = Store(cfg.get("state", "/ocpp"))
         rolled_back = _rollback(store, b)
         key = cs.get("authorization_key")
-        saved = store.load("config.json", {})
-        if key and "AuthorizationKey" not in saved:  # first boot; later the CSMS owns the key
+        saved = store.load("config.json", {}, lambda d: type(d) is dict)
+        # first boot only: later the CSMS owns the key (secret.json keeps it if config.json goes)
+        if key and "AuthorizationKey" not in saved and store.read("secret.json") is None:
             saved["AuthorizationKey"] = key
             store.save("config.json", saved)
-        ws = WebSocket(cs["url"].rstrip("/") + "/" + cp_id, ca=cs.get("ca"), cert=cs.get("client_cert"),
-                       key=cs.get("client_key"), timeout=cs.get("timeout", 5), log=log)
+        ws = WebSocket(cs["url"].rstrip("/") + "/" + url_quote(cp_id), ca=cs.get("ca"),
+                       cert=cs.get("client_cert"), key=cs.get("client_key"), timeout=cs.get("timeout", 5),
+                       log=log)
         boot = {"firmwareVersion": "mpy_ocpp-%s/%s" % (__version__, b.NAME),
                 "chargePointSerialNumber": cfg.get("serial") or b.unique_id()}
         meters = [c["meter"]["model"] for c in cfg.get("connectors") or () if c.get("meter")]
@@ -265,7 +330,7 @@ class Charger:
 def _rollback(store, board):
     """True if an update rebooted into a new app but the old one runs (the new one did not
     confirm itself before a reset): its Installing then ends in InstallationFailed."""
-    to = store.load("ota.json")
+    to = store.load("ota.json", None, lambda v: type(v) is str)  # the slot or partition label
     if to is None:
         return False
     store.remove("ota.json")
@@ -277,21 +342,50 @@ def _rollback(store, board):
 
 def run(path="config.json", stop=None, app=None):
     """Run the charger from `path` until `stop()` is true (forever on a board). `app`: (slot,
-    on trial) when the board's chain() started this module out of an installed app bundle."""
-    cfg = load(path)
-    if app is None:
-        r = board_class(cfg).chain(cfg, path, stop)
-        if r is not None:
-            return r
-    ch = Charger(cfg, app)
+    on trial) when the board's chain() started this module out of an installed app bundle.
+    -> the Charger, or None if it could not start (it idled until `stop()`)."""
+    ch = None
+    try:
+        ch = Charger(load(path))  # the contactors are off from here on
+        if app is None:
+            r = _chain(ch.cfg, path, stop)
+            if r is not None:
+                return r
+        ch.start(app)
+    except Exception as e:  # noqa: BLE001 - a mistake in the files: idle, never a reboot loop
+        _idle(ch and ch.board, stop, "%s: %s: %s" % (path, type(e).__name__, e))
+        return None
     rest = ch.cfg.get("loop_sleep_ms", 5)
-    while not ch.stopped and (stop is None or not stop()):
-        ch.step()
-        sleep_ms(rest)
-    for o in ch.outlets:
-        o.relay.set(False)
-    ch.cp.transport.close()
+    try:
+        while not ch.stopped and (stop is None or not stop()):
+            ch.step()
+            sleep_ms(rest)
+    finally:  # a crash in the loop (a bug) opens the contactors before the board resets
+        for o in ch.outlets:
+            o.relay.set(False)
+        ch.cp.transport.close()
     return ch
+
+
+def _chain(cfg, path, stop):
+    try:
+        return board_class(cfg).chain(cfg, path, stop)
+    except Exception as e:  # noqa: BLE001 - a broken app bundle: the built-in app runs
+        log("app bundle: %r; the built-in app runs" % (e,))
+        return None
+
+
+def _idle(board, stop, why):
+    """No OCPP, the contactors stay off, the watchdog (if it runs) is fed; the reason is
+    repeated every minute for whoever opens the console. Fix the file and reset."""
+    n = 0
+    while stop is None or not stop():
+        if n % 600 == 0:
+            log("charger not started: %s" % why)
+        n += 1
+        if board:
+            board.feed()
+        sleep_ms(100)
 
 
 if __name__ == "__main__":

@@ -53,7 +53,7 @@ class PicoW(Board):
     @classmethod
     def chain(cls, cfg, path, stop):
         store = _slots(cfg)
-        p = store.load(_SLOT) or {}
+        p = store.load(_SLOT, {}, _slot_ok)
         slot, trial = p.get("new"), True
         if slot:
             store.save(_SLOT, {"run": p.get("run")})  # unless it confirms, the next boot runs the old one
@@ -109,6 +109,10 @@ class PicoW(Board):
         self.reboot()
         while True:  # the board resets
             yield None
+
+
+def _slot_ok(p):
+    return type(p) is dict and all([k in ("run", "new") and v in (None, "a", "b") for k, v in p.items()])
 
 
 def _slots(cfg):

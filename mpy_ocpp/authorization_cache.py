@@ -1,6 +1,7 @@
 # Authorization Cache (OCPP 1.6 §3.5.1): the idTagInfo of recently seen tags, bounded and
 # persisted, consulted for LocalPreAuthorize and LocalAuthorizeOffline.
 from . import clock
+from .store import NONE, rows
 
 _FILE = "authcache.json"
 
@@ -9,7 +10,8 @@ class AuthorizationCache:
     def __init__(self, store, size=32):
         self.store = store
         self.size = size
-        self.entries = store.load(_FILE, [])  # [idTag, status, expiry seconds or None, parent]
+        # [idTag, status, expiry seconds or None, parent]; the newest `size` of a longer file
+        self.entries = store.load(_FILE, [], lambda d: rows(d, str, str, (int, NONE), (str, NONE)))[-size:]
 
     def _find(self, tag):
         for e in self.entries:

@@ -24,12 +24,19 @@ _TX = const(4)
 _AT = const(5)  # ticks when queued
 
 _AVAIL = "availability.json"
+MAX_CONNECTORS = const(32)  # each costs a Connector and a queued status: ~450 B of heap (32-bit)
+
+
+def _bools(doc):
+    return type(doc) is list and all([type(a) is bool for a in doc])
 
 
 class ChargePoint:
     def __init__(self, cp_id, transport, store, connectors=1, vendor="mpy_ocpp", model="mpy_ocpp",
                  profiles=(), queue_size=16, call_timeout=30, auth_timeout=10, journal_size=8,
                  **boot):
+        if not 0 < connectors <= MAX_CONNECTORS:
+            raise ValueError("connectors: 1 to %d" % MAX_CONNECTORS)
         self.id = cp_id
         self.transport = transport
         self.store = store
@@ -49,7 +56,7 @@ class ChargePoint:
                 p.setup(self)
         cfg.load()
         cfg.on_change = self._config_changed
-        for c, a in zip(self.connectors, store.load(_AVAIL, ())):
+        for c, a in zip(self.connectors, store.load(_AVAIL, (), _bools)):
             c.available = a
         self.journal = Journal(self, journal_size)
         for tx in self.journal.txs:  # running when the power went
@@ -61,7 +68,7 @@ class ChargePoint:
         self.boot = boot
         self.ids = rpc.Ids()
         self.queue = []
-        self.queue_size = queue_size
+        self.queue_size = max(queue_size, connectors + 8)  # a status per connector + boot + room
         self.call_timeout = call_timeout
         self.auth_timeout = auth_timeout  # a silent CSMS: decide on the offline rules after this
         self.pending = None  # (id, entry, sent ticks)
@@ -105,9 +112,7 @@ class ChargePoint:
             self._timers(now)
         p = self.pending
         if p is not None and self._late(p[1], p[2], now):
-            log("call %s %s: no answer" % (p[1][_ACTION], p[0]))
-            self.pending = None
-            self._failed(p[1])
+            self._timeout(p[1], p[0])
         if self.queue:
             self._expire(now)
         if self.online and self.accepted and self._txe is None:
@@ -119,6 +124,19 @@ class ChargePoint:
         if e[_ACTION] == "Authorize":  # the driver is waiting at the charger
             return ticks_diff(now, e[_AT]) >= self.auth_timeout * 1000
         return ticks_diff(now, sent) >= self.call_timeout * 1000
+
+    def _timeout(self, e, mid):
+        """No answer: not an error answer (§4.10 counts those). Silence on a live socket is most
+        often a half-open link: a new one is made, and a transaction message goes again on it
+        without losing an attempt. (Authorize: the driver's wait ran out; the link may be fine.)"""
+        log("call %s %s: no answer" % (e[_ACTION], mid))
+        self.pending = None
+        if e[_ACTION] != "Authorize":
+            self._connect()
+        if e is self._txe:
+            self._txe = None  # _feed queues the message again once the link is back
+        else:
+            self._failed(e)
 
     def _expire(self, now):
         for e in self.queue:
@@ -212,7 +230,7 @@ class ChargePoint:
     def _send_next(self, now):
         best = None
         for e in self.queue:
-            if not self.accepted and e[_ACTION] != "BootNotification":
+            if not self.accepted and e[_PRIO] != _BOOT:  # BootNotification, triggered messages
                 continue
             if best is None or e[_PRIO] < best[_PRIO]:
                 best = e
@@ -255,16 +273,24 @@ class ChargePoint:
 
     def receive(self, text):
         """Handle one message from the CSMS (a str, or bytes: the head of an oversized one)."""
+        try:
+            self._receive(text)
+        except (RuntimeError, MemoryError, OverflowError, ValueError) as e:  # the last line:
+            log("message dropped: %r" % e)  # what deep or huge input can raise, anywhere
+
+    def _receive(self, text):
         if type(text) is not str:
             mid = rpc.find_id("".join([chr(b) for b in text[:48] if b < 128]))
             log("message too large, dropped" + (" (call %s)" % mid if mid else ""))
             if mid:
                 self.send_error(mid, "FormationViolation", "Message too large")
             return
-        try:
-            msg = json.loads(text)
-        except ValueError:
-            msg = None
+        msg = None
+        if not rpc.too_deep(text):
+            try:
+                msg = json.loads(text)
+            except (ValueError, RuntimeError, MemoryError, OverflowError):  # RecursionError too
+                pass
         if type(msg) is not list or len(msg) < 3 or type(msg[1]) is not str or type(msg[0]) is not int:
             mid = rpc.find_id(text)
             log("invalid frame: %s" % text[:80])
@@ -294,13 +320,13 @@ class ChargePoint:
         if bad:
             return self.send_error(mid, bad[0], bad[1])
         try:
-            res = handler(self, payload)
+            res = rpc.result(mid, handler(self, payload))
         except rpc.CallError as e:
             return self.send_error(mid, e.code, e.description)
         except Exception as e:  # a bug must not stop the charger
             log("%s failed: %r" % (action, e))
             return self.send_error(mid, "InternalError", "")
-        self.transport.send(rpc.result(mid, res))
+        self.transport.send(res)
 
     def handler(self, action):
         for p in self.profiles:
@@ -402,25 +428,32 @@ class ChargePoint:
             return c.end("Local", id_tag)
 
         def done(info):
+            k = c
+            if not cid and info:  # now the parentIdTag is known: a group's reservation counts
+                k = self._connector_for(0, id_tag, info.get("parentIdTag")) or c
             status = info["status"] if info else "Invalid"
             if self.on_authorize:
-                self.on_authorize(c.id, id_tag, status)
-            c.authorized(id_tag, info)
+                self.on_authorize(k.id, id_tag, status)
+            k.authorized(id_tag, info)
         self.authorize(id_tag, done)
         return True
 
-    def _connector_for(self, cid, id_tag):
+    def _connector_for(self, cid, id_tag, parent=None):
+        """Connector `cid`, or for 0: the one charging `id_tag`, the one reserved for it, else a
+        free one (plugged first) that no reservation holds for someone else."""
         cs = self.connectors[1:]
         if cid:
             return cs[cid - 1] if cid <= len(cs) else None
         r = self.reservation
         for c in cs:
-            if (c.tx and c.tx.id_tag == id_tag) or (r and r.reserved(c.id) and r.allows(c.id, id_tag, None)):
+            if (c.tx and c.tx.id_tag == id_tag) or (
+                    r and r.reserved(c.id) and r.allows(c.id, id_tag, parent)):
                 return c
         for want_plug in (True, False):
             for c in cs:
-                if not c.tx and not c.session and c.operative and (
-                        not want_plug or (c.plugged and c.plugged())):
+                if not c.tx and not c.session and c.operative and c.status != "Faulted" and (
+                        not want_plug or (c.plugged and c.plugged())) and (
+                        not r or r.allows(c.id, id_tag, parent)):
                     return c
         return None
 

@@ -3,10 +3,15 @@
 import random
 import time
 
-from .compat import mktime_utc, ticks_diff, ticks_ms
+from .compat import log, mktime_utc, ticks_diff, ticks_ms
 
+# The sane window: this library was not built before 2025, and 2100 is where 32-bit ports stop
+# agreeing (their mktime/gmtime wrap at 2106, or 2136 on ESP32). A time outside it never sets
+# the clock, and dates beyond it read as _HI.
+_LO = mktime_utc((2025, 1, 1, 0, 0, 0, 0, 0))
+_HI = mktime_utc((2100, 1, 1, 0, 0, 0, 0, 0))
 offset = 0  # CSMS time minus RTC time, seconds (read by profiles that follow clock changes)
-known = time.gmtime()[0] >= 2024  # the board may have set its RTC (NTP) before us
+known = _LO <= time.time() < _HI  # the board may have set its RTC (NTP) before us
 marked = False  # a timestamp was taken before the clock was known: see fix()
 _boot = "%x" % random.getrandbits(24)  # tells this power cycle's markers from older ones
 
@@ -16,13 +21,16 @@ def now():
 
 
 def set_iso(text):
-    """Set the clock from an ISO 8601 time (BootNotification/Heartbeat currentTime)."""
+    """Set the clock from an ISO 8601 time (BootNotification/Heartbeat currentTime); False if
+    it is refused (outside the sane window: every later timestamp would be wrong)."""
     global offset, known
     t = parse(text)
-    if t is not None:
-        offset = t - int(time.time())
-        known = True
-    return t is not None
+    if t is None or not _LO <= t < _HI:
+        log("clock: %s refused, not between 2025 and 2099" % text)
+        return False
+    offset = t - int(time.time())
+    known = True
+    return True
 
 
 def iso(t=None):
@@ -65,12 +73,15 @@ def _num(s, a, b):
 
 
 def parse(s):
-    """YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM) → seconds, or None."""
+    """YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM) → seconds (years from 2100 on: _HI), or None."""
     try:
         if s[4] != "-" or s[7] != "-" or s[10] not in "Tt " or s[13] != ":" or s[16] != ":":
             return None
-        t = mktime_utc((_num(s, 0, 4), _num(s, 5, 7), _num(s, 8, 10),
-                        _num(s, 11, 13), _num(s, 14, 16), _num(s, 17, 19), 0, 0))
+        f = (_num(s, 0, 4), _num(s, 5, 7), _num(s, 8, 10), _num(s, 11, 13), _num(s, 14, 16),
+             _num(s, 17, 19), 0, 0)
+        if f[0] >= 2100:  # e.g. 9999 for "never": beyond what 32-bit ports can count
+            return _HI
+        t = mktime_utc(f)
         i = 19
         if i < len(s) and s[i] == ".":
             i += 1

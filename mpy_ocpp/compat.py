@@ -33,3 +33,13 @@ else:
 
 def log(*args):
     print(*args, file=sys.stderr)
+
+
+def url_quote(s):
+    """`s` percent-encoded as one URL path segment (OCPP-J: the charge point id ends the URL);
+    only RFC 3986's unreserved characters stay (no urllib on MicroPython)."""
+    out = []
+    for b in s.encode():
+        c = chr(b)
+        out.append(c if b < 128 and (c.isalpha() or c.isdigit()) or c in "-._~" else "%%%02X" % b)
+    return "".join(out)

@@ -11,15 +11,18 @@ LIST = const(5)  # comma-separated list, read-only
 RO = const(1)  # read-only
 WO = const(2)  # write-only: never returned, never logged
 REBOOT = const(4)  # a change takes effect after a reboot
+KEEP = const(8)  # needed to reach the CSMS: also kept in secret.json (see Config.load)
 
 _FILE = "config.json"
+_SECRET = "secret.json"
+_GEN = "#"  # in both files: the generation of the KEEP values, counted up when one changes
 
 # (name, type, flags, default). Defaults that depend on the charger are set by ChargePoint.
 CORE = (
     ("AllowChargingWhenJournalFull", BOOL, 0, False),  # ours: charge unreported, see journal.py
     ("AllowOfflineTxForUnknownId", BOOL, 0, False),
     ("AuthorizationCacheEnabled", BOOL, 0, True),
-    ("AuthorizationKey", STR, WO, ""),
+    ("AuthorizationKey", STR, WO | KEEP, ""),
     ("AuthorizeRemoteTxRequests", BOOL, 0, True),
     ("BlinkRepeat", INT, 0, 3),
     ("ClockAlignedDataInterval", INT, 0, 0),
@@ -74,6 +77,7 @@ class Config:
         self.keys = list(CORE)
         self.checks = {}  # custom validators of declared keys
         self.values = {}
+        self.gen = 0  # of the KEEP values
         for k in self.keys:
             self.values[k[0]] = k[3]
         self.on_change = None  # f(name), set by ChargePoint
@@ -92,13 +96,52 @@ class Config:
         self.values[name] = value
 
     def load(self):
-        for name, text in self.store.load(_FILE, {}).items():
-            k = self.find(name)
-            v = k and self.parse(k, text, False)
-            if v is None:
-                log("config: stored %s ignored" % name)
-            else:
-                self.values[k[0]] = v
+        """The stored values. A bad value is dropped (the others stay); a bad file is set aside.
+        KEEP values survive the loss of either file: both hold them with their generation, the
+        newer copy wins (secret.json on a tie: nothing else writes it), and a missing or stale
+        copy is written again so that the next loss is survivable too."""
+        doc = self.store.load(_FILE, {}, lambda d: type(d) is dict)
+        sec = self.store.load(_SECRET, None, self._secret_ok)
+        gen = doc.pop(_GEN, 0)
+        gen = gen if type(gen) is int else 0
+        for name, text in doc.items():
+            self._restore(name, text)
+        kept = self._kept()
+        if sec and sec[_GEN] >= gen:
+            for k in kept:
+                self._restore(k[0], sec[k[0]])
+        self.gen = max(gen, sec[_GEN] if sec else 0)
+        mine = self._secrets()
+        blank = not self.gen and all([mine[k[0]] == _text(k[1], k[3]) for k in kept])
+        if sec != mine and not (sec is None and blank):
+            self.store.save(_SECRET, mine)
+        if gen != self.gen or [k for k in kept if doc.get(k[0], _text(k[1], k[3])) != mine[k[0]]]:
+            self.save()
+
+    def _restore(self, name, text):
+        k = self.find(name)
+        v = self.parse(k, text, False) if k and not k[2] & RO and type(text) is str else None
+        if v is None:
+            log("config: stored %s ignored" % name)
+        else:
+            self.values[k[0]] = v
+
+    def _kept(self):
+        return [k for k in self.keys if k[2] & KEEP]
+
+    def _secrets(self):
+        doc = {_GEN: self.gen}
+        for k in self._kept():
+            doc[k[0]] = _text(k[1], self.values[k[0]])
+        return doc
+
+    def _secret_ok(self, d):
+        if type(d) is not dict or type(d.get(_GEN)) is not int:
+            return False
+        for k in self._kept():
+            if type(d.get(k[0])) is not str:
+                return False
+        return True
 
     def find(self, name):
         """The key entry for a name (keys are case-insensitive CiStrings), or None."""
@@ -158,13 +201,16 @@ class Config:
             return "Rejected"
         old = self.values[k[0]]
         self.values[k[0]] = v
+        if old != v and k[2] & KEEP:  # the second copy first: the newer one wins at load()
+            self.gen += 1
+            self.store.save(_SECRET, self._secrets())
         self.save()
         if old != v and self.on_change:
             self.on_change(k[0])
         return "RebootRequired" if k[2] & REBOOT else "Accepted"
 
     def save(self):
-        doc = {}
+        doc = {_GEN: self.gen} if self.gen else {}
         for k in self.keys:
             if not k[2] & RO and self.values[k[0]] != k[3]:
                 doc[k[0]] = _text(k[1], self.values[k[0]])

@@ -36,7 +36,7 @@ class Connector:
         self.finishing = False
         self.status = None  # last reported status and error
         self.reported_error = None
-        self._want = None
+        self.live = None  # the status as of the last loop(); reported once it lasted long enough
         self._since = 0
         self._session_at = 0
         self._mv_due = 0
@@ -126,10 +126,10 @@ class Connector:
     def _report(self, now, status, err):
         """StatusNotification once a new status has lasted MinimumStatusDuration."""
         if status == self.status and err == self.reported_error:
-            self._want = status
+            self.live = status
             return
-        if status != self._want:
-            self._want = status
+        if status != self.live:
+            self.live = status
             self._since = now
         if ticks_diff(now, self._since) >= self.cp.config.values["MinimumStatusDuration"] * 1000:
             self.status = status
@@ -197,6 +197,9 @@ class Connector:
 
     def started(self, tx, info):
         """The CSMS confirmed the StartTransaction of `tx` with this idTagInfo."""
+        ll = self.cp.local_list
+        if ll:
+            ll.check(tx.id_tag, info)  # LocalListConflict, as for Authorize
         self.cp.remember(tx.id_tag, info)
         if info["status"] != "Accepted":
             tx.deauthorized = True

@@ -34,6 +34,7 @@ import os
 from . import clock
 from .compat import const, log, ticks_diff, ticks_ms
 from .connector import later
+from .store import rows
 
 PROFILE = "FirmwareManagement"
 
@@ -43,6 +44,7 @@ _INTERVAL = const(30)
 _NOTIFY_WAIT = const(30)  # s to wait for Installing to reach the CSMS before installing
 _CLOCK_CHECK = const(60)  # s between looks at the wall clock while waiting for retrieveDate
 _BUSY = ("Downloading", "Downloaded", "Installing")  # Remote Trigger sends Idle otherwise
+_FINAL = ("DownloadFailed", "Installed", "InstallationFailed")
 
 # update states (Firmware._st)
 _IDLE = const(0)
@@ -109,6 +111,12 @@ def _close(job):
         c()
 
 
+def _record_ok(r):
+    """The shape of what Firmware writes in _FILE."""
+    return (rows([r], str, str, int, int, int) and r[0] == "get" or r in (["ready"], ["install"])
+            or rows([r], str, str) and r[0] == "done" and r[1] in _FINAL)
+
+
 class _Tries:
     """A transfer tried `tries` times, `interval` s apart, not before `at` (wall clock)."""
 
@@ -161,7 +169,7 @@ class Firmware:
         self._st = _IDLE
         self.installing = False  # downloaded, until installed: new transactions should wait
         self._get = self._diag = self._job = self._tmp = None
-        rec = cp.store.load(_FILE)
+        rec = cp.store.load(_FILE, None, _record_ok)
         if rec:
             self._resume(rec)
 

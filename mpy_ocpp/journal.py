@@ -2,13 +2,18 @@
 # transaction (txN.json), written atomically at every change before anything depends on it.
 # Messages go out one at a time in the order they were made, across all transactions, and
 # survive power cuts: after boot the journal is read back and sending resumes.
+# A second file, _INDEX, lists the transactions the CSMS has started (written when it answers
+# a StartTransaction or a StopTransaction): whichever single file is damaged, every
+# transaction the CSMS started gets its StopTransaction (see _recover).
 import json
 
 from . import clock
 from .compat import log, ticks_add, ticks_ms
+from .store import rows
 from .transaction import Transaction
 
 _MV_MAX = 6  # MeterValues a transaction may owe; when more are taken offline the oldest goes
+_INDEX = "started.json"  # [[seq, transactionId, connectorId, idTag, meterStart], ...]
 
 
 def _name(tx):
@@ -24,23 +29,64 @@ class Journal:
         self.seq = self.order = 0
         for name in self.store.names("tx"):
             self._load(name)
-        self.txs.sort(key=lambda t: t.seq)
+        self._recover()
 
     def _load(self, name):
-        data = self.store.read(name)
         try:
-            tx = Transaction.restore(json.loads(data))
-        except (ValueError, TypeError):
+            tx = Transaction.restore(json.loads(self.store.read(name)))
+        except MemoryError:
+            raise  # not the record's fault: keep it
+        except Exception:  # not JSON (or gone): set aside below
             tx = None
-        if tx is None or name != _name(tx):
-            log("journal: %s is corrupt, set aside as %s.bad" % (name, name))
-            self.store.quarantine(name)
-            return
+        if tx is None or name != _name(tx) or tx.connector_id >= len(self.cp.connectors):
+            return self.store.quarantine(name)
+        self._add(tx)
+        tx.wait = ticks_add(ticks_ms(), max(0, min(tx.due - clock.now(), 86400)) * 1000)
+
+    def _add(self, tx):
         self.txs.append(tx)
         self.seq = max(self.seq, tx.seq)
         for m in tx.msgs:
             self.order = max(self.order, m[0])
-        tx.wait = ticks_add(ticks_ms(), max(0, min(tx.due - clock.now(), 86400)) * 1000)
+
+    def _recover(self):
+        """A transaction the index knows but whose record is lost is stopped, owing its
+        StopTransaction (meterStop: its meterStart, the best known); one the CSMS answered just
+        before a power cut drops its StartTransaction. The index follows the records."""
+        n = len(self.cp.connectors)
+        old = self.store.load(_INDEX, [], lambda d: rows(d, int, int, int, str, int) and all(
+            [0 < e[0] and 0 < e[2] < n for e in d]))
+        for e in old:
+            tx = self._find(e[0])
+            if tx is None:
+                log("journal: transaction %d lost its record, stopped" % e[1])
+                tx = Transaction(e[2], e[3], None, e[4])
+                tx.seq, tx.id, tx.stopped = e[0], e[1], True
+                self._add(tx)
+                self.push(tx, "StopTransaction", {"meterStop": e[4], "timestamp": clock.iso(),
+                                                  "reason": "Other"})
+            elif tx.id is None and not tx.lost and [tx.connector_id, tx.id_tag, tx.meter_start] == e[2:]:
+                tx.id = e[1]
+                tx.msgs.pop(0)
+                tx.tries = tx.due = 0
+                tx.wait = ticks_ms()
+                self.save(tx)
+        self.txs.sort(key=lambda t: t.seq)
+        if self._known() != old:
+            self._index()
+
+    def _find(self, seq):
+        for t in self.txs:
+            if t.seq == seq:
+                return t
+        return None
+
+    def _known(self):
+        return [[t.seq, t.id, t.connector_id, t.id_tag, t.meter_start] for t in self.txs
+                if t.id is not None]
+
+    def _index(self):
+        self.store.save(_INDEX, self._known())
 
     def room(self, cid):
         n = 0
@@ -90,13 +136,15 @@ class Journal:
         tx.tries = tx.due = 0
         if action == "StartTransaction":
             tx.id = res["transactionId"]
+            self._index()  # before the record: the CSMS knows this transaction now
             self.cp.connectors[tx.connector_id].started(tx, res["idTagInfo"])
         elif action == "StopTransaction" and "idTagInfo" in res:
             self.cp.remember(tx.id_tag, res["idTagInfo"])
         self._settle(tx)
 
     def failed(self, tx, attempts, interval):
-        """A CALLERROR or no answer to msgs[0]: attempt n+1 waits n × interval."""
+        """A CALLERROR or an invalid answer to msgs[0] (no answer is no attempt: see
+        ChargePoint._timeout): attempt n+1 waits n × interval."""
         tx.tries += 1
         if tx.tries < attempts:
             tx.due = clock.now() + tx.tries * interval
@@ -122,4 +170,6 @@ class Journal:
     def forget(self, tx):
         if tx in self.txs:
             self.txs.remove(tx)
+            if tx.id is not None:  # before the record goes: a cut sends its Stop twice, not never
+                self._index()
         self.store.remove(_name(tx))

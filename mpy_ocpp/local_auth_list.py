@@ -82,10 +82,32 @@ class LocalList:
         if f:
             with f:
                 head = f.read(_HEAD)
-                n = (f.seek(0, 2) - _HEAD) // _REC
-            v = int.from_bytes(head, "little") if len(head) == _HEAD else 0
-            if v and n > 0:  # version 0: a file cut short while written
+                size = f.seek(0, 2) - _HEAD
+                n = size // _REC
+                v = int.from_bytes(head, "little") if len(head) == _HEAD else 0
+                ok = v and n > 0 and size % _REC == 0 and self._valid(f, n)
+            if ok:
                 self.version, self.count = v, n
+            else:  # not what update() writes (version 0: a .tmp cut short, renamed above)
+                cp.store.quarantine(_FILE)
+
+    def _valid(self, f, n):
+        """Every record well formed, in order and no more than the list may hold."""
+        if n > self.cp.config["LocalAuthListMaxLength"]:
+            return False
+        k, r, prev = self.key, self.rest, bytearray(_TAG)
+        f.seek(_HEAD)
+        for _ in range(n):
+            f.readinto(k)
+            f.readinto(r)
+            if k <= prev or r[0] >= len(_STATUS):
+                return False
+            try:
+                _text(bytes(k)), _text(bytes(r[5:]))
+            except ValueError:  # not UTF-8
+                return False
+            prev[:] = k
+        return True
 
     def _open(self):
         try:
@@ -137,8 +159,8 @@ class LocalList:
         return info
 
     def check(self, tag, info):
-        """The CSMS answered an Authorize: a status that contradicts the list is reported as a
-        LocalListConflict on connector 0 (the list itself is not changed)."""
+        """The CSMS answered an Authorize or a StartTransaction: a status that contradicts the
+        list is reported as a LocalListConflict on connector 0 (the list is not changed)."""
         mine = self.lookup(tag)
         if mine is None or mine["status"] == info["status"]:
             return

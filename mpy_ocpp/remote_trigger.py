@@ -3,6 +3,16 @@ PROFILE = "RemoteTrigger"
 
 
 def TriggerMessage(cp, p):
+    before = cp.queue[:]
+    res = _trigger(cp, p)
+    if not cp.accepted:  # §4.2: while Pending, what the CSMS triggers is sent all the same
+        for e in cp.queue:
+            if not any([e is b for b in before]):
+                e[0] = 0  # the priority of BootNotification, the only one that goes before Accepted
+    return res
+
+
+def _trigger(cp, p):
     what = p["requestedMessage"]
     cid = p.get("connectorId")
     if cid is not None and not 0 <= cid < len(cp.connectors):

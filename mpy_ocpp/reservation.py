@@ -5,10 +5,13 @@
 # reservations, a connector is Reserved (and refuses other idTags) while no more than k
 # connectors are free (operative, not faulted, no cable, no session or transaction, no
 # reservation of their own). A matching idTag may take any free connector.
+# A reservation ends (§5.13) when the wall clock passes its expiryDate (a clock change is
+# followed), or when its connector or the charge point becomes Faulted or Unavailable.
 from . import clock
-from .compat import const, ticks_diff, ticks_ms
+from .compat import const, log, ticks_diff, ticks_ms
 from .config import BOOL, RO
 from .connector import later
+from .store import NONE, rows
 
 PROFILE = "Reservation"
 
@@ -19,6 +22,7 @@ _CID = const(1)
 _TAG = const(2)
 _PARENT = const(3)
 _EXP = const(4)
+_DOWN = ("Faulted", "Unavailable")  # a reservation ends when its connector is in one
 
 
 def setup(cp):
@@ -28,7 +32,7 @@ def setup(cp):
 
 def loop(cp, now):
     r = cp.reservation
-    if r.due is not None and ticks_diff(now, r.due) >= 0:
+    if r.due is not None and (ticks_diff(now, r.due) >= 0 or r.offset != clock.offset or r.down()):
         r.expire()
 
 
@@ -50,8 +54,11 @@ def _match(e, tag, parent):
 class Reservations:
     def __init__(self, cp):
         self.cp = cp
-        self.items = cp.store.load(_FILE, [])
+        n = len(cp.connectors)
+        self.items = cp.store.load(_FILE, [], lambda d: rows(d, int, int, str, (str, NONE), int) and all(
+            [0 <= e[_CID] < n for e in d]))
         self.due = None  # ticks of the next expiry check, None: no reservation
+        self.offset = 0  # clock.offset when `due` was computed: a clock change recomputes it
         self._schedule()
 
     # what the core asks (reserved() runs in every loop: it allocates nothing)
@@ -120,10 +127,27 @@ class Reservations:
             self._save()
         return e is not None
 
+    def down(self):
+        """Is a reserved connector, or the charge point, Faulted or Unavailable (§5.13: the
+        reservation ends)? Runs in every loop while there are reservations: no allocation."""
+        cs = self.cp.connectors
+        if cs[0].live in _DOWN:
+            return True
+        for e in self.items:
+            if cs[e[_CID]].live in _DOWN:
+                return True
+        return False
+
     def expire(self):
+        """End the reservations past their expiryDate (wall clock) or on a connector that is down."""
         now = clock.now()
-        keep = [e for e in self.items if e[_EXP] > now]
+        cs = self.cp.connectors
+        keep = [e for e in self.items if e[_EXP] > now and cs[e[_CID]].live not in _DOWN
+                and cs[0].live not in _DOWN]
         if len(keep) < len(self.items):
+            for e in self.items:
+                if e not in keep:
+                    log("reservation %d ended" % e[_ID])
             self.items = keep
             self._save()
         else:
@@ -134,7 +158,7 @@ class Reservations:
     def _state(self, cid):
         cs = self.cp.connectors
         c = cs[cid]
-        if c.status == "Faulted":
+        if c.status == "Faulted" or cs[0].status == "Faulted":
             return "Faulted"
         if not c.operative:
             return "Unavailable"
@@ -184,6 +208,7 @@ class Reservations:
         if not self.items:
             self.due = None
             return
+        self.offset = clock.offset
         left = max(0, min([e[_EXP] for e in self.items]) - clock.now())
         # until the CSMS sets the clock (persisted reservations at boot), look again soon
         self.due = later(ticks_ms(), left if clock.known else min(left, 10))

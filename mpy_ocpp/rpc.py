@@ -63,3 +63,29 @@ def find_id(text):
     if j < 0 or j - i - 1 > 36:
         return None
     return text[i + 1:j]
+
+
+def too_deep(text, limit=10):
+    """Nested deeper than `limit` (brackets outside strings)? OCPP 1.6 frames nest at most 6
+    deep; json.loads, repr and json.dumps recurse per level (RecursionError on CPython)."""
+    if text.count("[") + text.count("{") <= limit:  # the usual case: no scan
+        return False
+    d = 0
+    s = esc = False
+    for ch in text:
+        if s:
+            if esc:
+                esc = False
+            elif ch == "\\":
+                esc = True
+            elif ch == '"':
+                s = False
+        elif ch == '"':
+            s = True
+        elif ch == "[" or ch == "{":
+            d += 1
+            if d > limit:
+                return True
+        elif ch == "]" or ch == "}":
+            d -= 1
+    return False

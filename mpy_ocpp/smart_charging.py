@@ -20,6 +20,7 @@ from . import clock
 from .compat import const, log, ticks_diff, ticks_ms
 from .config import INT, LIST, RO
 from .connector import later
+from .store import NONE, rows
 
 PROFILE = "SmartCharging"
 
@@ -103,16 +104,26 @@ class SmartCharging:
         self.cp = cp
         self.voltage = 230  # V per phase, for W <-> A
         self.max_current = 32.0  # A per phase: what GetCompositeSchedule shows where no profile limits
-        self.profiles = []
-        for e in cp.store.load(_FILE, ())[:cp.config["MaxChargingProfilesInstalled"]]:
-            if type(e) is list and len(e) == _TX + 1:
-                self.profiles.append(e)  # a TxProfile's _TX is bound in update()
+        # a TxProfile's _TX is bound in update()
+        self.profiles = cp.store.load(_FILE, [], self._saved_ok)[:cp.config["MaxChargingProfilesInstalled"]]
         n = len(cp.connectors)
         self._txs = [None] * n  # each connector's transaction when the limits were computed
         self._starts = [None] * n  # and when it started (seconds): where Relative schedules start
         self._pending = [None] * n  # (entry, deadline): RemoteStartTransaction's TxProfile
         self._due = None  # ticks of the next recomputation, None = now
         self._offset = None
+
+    def _saved_ok(self, d):
+        """The shape of what _saved() writes."""
+        t, n = (int, NONE), len(self.cp.connectors)
+        if not rows(d, int, int, int, int, int, int, t, t, t, t, bool, t, list, t):
+            return False
+        for e in d:
+            if not (0 <= e[_PURPOSE] < 3 and 0 <= e[_CID] < n and 0 <= e[_KIND] < 3 and e[_REC] >= 0
+                    and (e[_START] is not None or e[_KIND] == _RELATIVE) and e[_PERIODS]
+                    and rows(e[_PERIODS], int, int, t)):
+                return False
+        return True
 
     # profiles in, profiles out
 

@@ -6,6 +6,33 @@ import os
 from .compat import log
 
 
+NONE = type(None)
+
+
+def rows(doc, *kinds):
+    """A shape check for load(): `doc` is a list of lists with one field per kind, the type of
+    each field that kind (a type, or a tuple of the types allowed)."""
+    if type(doc) is not list:
+        return False
+    for r in doc:
+        if type(r) is not list or len(r) != len(kinds):
+            return False
+        for v, k in zip(r, kinds):
+            if type(v) is not k and not (type(k) is tuple and type(v) in k):
+                return False
+    return True
+
+
+def shallow(doc, depth):
+    """True if `doc` nests lists and dicts no deeper than `depth` (what is read back may go
+    into recursive code: clock.fix, json.dumps)."""
+    if type(doc) is dict:
+        doc = list(doc.values())
+    if type(doc) is list:
+        return depth > 0 and all([shallow(v, depth - 1) for v in doc])
+    return True
+
+
 def _makedirs(path):
     part = ""
     for p in path.split("/"):
@@ -56,6 +83,11 @@ class Store:
 
     def quarantine(self, name):
         """Set a corrupt document aside as NAME.bad (kept for diagnosis, never read again)."""
+        log("store: %s is corrupt, set aside as %s.bad" % (name, name))
+        try:
+            os.remove(self._file(name + ".bad"))  # FAT will not rename over it
+        except OSError:
+            pass
         for n in (name, name + ".tmp"):
             try:
                 os.rename(self._file(n), self._file(name + ".bad"))
@@ -69,16 +101,22 @@ class Store:
             except OSError:
                 pass
 
-    def load(self, name, default=None):
-        """A JSON document, or `default` when missing or unreadable."""
+    def load(self, name, default=None, check=None):
+        """A JSON document, or `default` when it is missing; one that does not decode or that
+        `check(doc)` refuses is quarantined (with a log line) and `default` comes back."""
         data = self.read(name)
         if data is None:
             return default
         try:
-            return json.loads(data)
-        except ValueError:
-            log("store: %s is corrupt, ignored" % name)
-            return default
+            doc = json.loads(data)
+            if check is None or check(doc):
+                return doc
+        except MemoryError:
+            raise  # not the file's fault: keep it
+        except Exception:  # any other failure (bad UTF-8, nesting, a check tripping): a bad file
+            pass
+        self.quarantine(name)
+        return default
 
     def save(self, name, obj):
         self.write(name, json.dumps(obj).encode())

@@ -1,8 +1,12 @@
 # One charging transaction as the CSMS will see it, and the messages it still owes the CSMS.
 # Everything here is persisted by the journal at every change.
 from . import clock
+from .store import NONE, rows, shallow
 
 _DATA_MAX = 8  # transactionData entries kept for StopTransaction (Transaction.Begin + newest)
+_START = "StartTransaction"
+_STOP = "StopTransaction"
+_ACTIONS = (_START, "MeterValues", _STOP)
 _FIELDS = ("connector_id", "id_tag", "parent", "meter_start", "start", "id", "reservation",
            "deauthorized", "data", "seq", "msgs", "tries", "due", "stopped", "lost")
 
@@ -32,15 +36,32 @@ class Transaction:
 
     @classmethod
     def restore(cls, state):
-        """A Transaction from state(), or None if the document is not one."""
-        if type(state) is not list or len(state) != len(_FIELDS):
+        """A Transaction from state(), or None if the document is not one that state() makes."""
+        t = (int, NONE)
+        if not (rows([state], int, str, (str, NONE), int, str, t, t, bool, list, int, list, int, int,
+                     bool, bool) and shallow(state, 10)):
             return None
         tx = cls(0, "", None, 0)
         for f, v in zip(_FIELDS, state):
             setattr(tx, f, v)
-        ok = (type(tx.connector_id) is int and type(tx.id_tag) is str and type(tx.msgs) is list
-              and type(tx.data) is list and type(tx.seq) is int)
-        return tx if ok else None
+        return tx if tx._sane() else None
+
+    def _sane(self):
+        """The messages are what the journal makes: StartTransaction first while the CSMS has
+        not answered it, StopTransaction last once stopped, payloads objects."""
+        msgs = self.msgs
+        if not (rows(msgs, int, str, dict) and all([type(d) is dict for d in self.data])
+                and self.seq > 0 and self.connector_id > 0):
+            return False
+        first = msgs[0][1] if msgs else None
+        if self.lost and msgs or (self.id is None) != (first == _START) and not self.lost:
+            return False
+        for i, m in enumerate(msgs):
+            a = m[1]
+            if a not in _ACTIONS or a == _START and i or a == _STOP and (
+                    i < len(msgs) - 1 or not self.stopped):
+                return False
+        return True
 
     def add(self, meter_value):
         if meter_value is None:

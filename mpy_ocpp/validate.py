@@ -14,7 +14,8 @@ The first error found is returned. Order: payload not an object; then per object
 property, missing required property, then each property in payload order (depth first);
 per value: its JSON type, then its constraints, then array items in order.
 Deviations from jsonschema's Draft4Validator: date-time is checked (syntax and field ranges,
-not days per month); multipleOf allows float rounding (0.3 is a multiple of 0.1 here).
+not days per month); multipleOf allows float rounding (0.3 is a multiple of 0.1 here); numbers
+beyond ±(2**31 - 1), inf and nan are out of range (PropertyConstraintViolation).
 """
 from .compat import const
 from .schema import T, spec
@@ -29,6 +30,8 @@ _BOOL = const(-6)
 _TYPE = ("TypeConstraintViolation", ": wrong type")
 _OCC = "OccurenceConstraintViolation"
 _PROP = "PropertyConstraintViolation"
+_BIG = const(0x7FFFFFFF)  # numbers are 32-bit on the wire: no bigints into indices or time
+_RANGE = (_PROP, ": out of range")
 
 
 def check(name, payload):
@@ -75,20 +78,22 @@ def _val(n, v):
     elif k == _NUM:
         if t is not int and t is not float:
             return _TYPE
+        if not -_BIG <= v <= _BIG:  # also inf and nan
+            return _RANGE
         if n[2] is not None and v < n[2]:
             return (_PROP, ": below minimum")
         m = n[1]
         if m is not None:
-            try:
-                q = v / m
-                f = q % 1
-            except OverflowError:  # CPython: an int beyond float range
-                q = f = 0.5
-            # allow float rounding: relative 1e-9, or 1e-6 on single-precision ports; inf/nan fail
+            q = v / m
+            f = q % 1
+            # allow float rounding: relative 1e-9, or 1e-6 on single-precision ports
             if not min(f, 1 - f) <= (abs(q) + 1) * (1e-6 if m + m * 1e-10 == m else 1e-9):
                 return (_PROP, ": not a multiple of %s" % m)
     elif t is not (str if k >= _DT else int if k == _INT else bool):
         return _TYPE
+    elif k == _INT:
+        if not -_BIG <= v <= _BIG:
+            return _RANGE
     elif k == _STR:
         if n[1] is not None and len(v) > n[1]:
             return (_PROP, ": too long")

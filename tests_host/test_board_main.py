@@ -190,3 +190,15 @@ def test_pico_w_pn532_and_welded_contacts(csms, tmp_path):
 def test_unknown_board_is_refused(tmp_path):
     with pytest.raises(ValueError):
         main.board_for({"board": "arduino"})
+
+
+def test_id_is_percent_encoded_into_the_url(csms, tmp_path):
+    cp_id = "CP 1/Zürich#?%"
+    cfg = config(csms, "esp32_devkit", "mfrc522", "sdm630")
+    cfg["csms"]["id"] = cp_id
+    rig = Rig(ESP32DevKit, cfg, tmp_path, "mfrc522")
+    try:
+        csms.wait_action(cp_id, "BootNotification")
+        assert [h["path"] for h in csms.handshakes] == ["/ocpp/CP%201%2FZ%C3%BCrich%23%3F%25"]
+    finally:
+        rig.finish()

@@ -15,7 +15,7 @@ import tracemalloc
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
-from mpy_ocpp import ChargePoint, journal, schema
+from mpy_ocpp import ChargePoint, journal, rpc, schema
 from mpy_ocpp.store import Store
 from mpy_ocpp.transaction import Transaction
 from tests_host.mpy.fakes import Link
@@ -45,12 +45,40 @@ def calls():
         good = valid(SCHEMAS[action])
         mutated = st.builds(_mutate, good, st.text(max_size=20) | st.sampled_from(
             sorted(SCHEMAS[action].get("properties", {})) or ["x"]), JSON | st.just("__drop__"))
-        return st.builds(lambda mid, p: json.dumps([2, mid, action, p]), IDS, good | mutated)
+        huge = st.tuples(IDS, good).flatmap(lambda t: _huge(json.dumps([2, t[0], action]), t[1]))
+        return st.builds(lambda mid, p: json.dumps([2, mid, action, p]), IDS, good | mutated) | huge
     return st.sampled_from(ACTIONS).flatmap(one)
 
 
+def _nest(n, obj):
+    return ('{"a":' * n + "1" + "}" * n) if obj else "[" * n + "]" * n
+
+
+# Frames nested far deeper than OCPP ever does (CPython's json, repr and dumps recurse per
+# level), whole or cut short, in a CALL, an answer or alone; numbers beyond 32 bits: huge ints
+# (CPython's json refuses more than 4300 digits), 1e400, NaN and Infinity (CPython reads them).
+DEEP = st.builds(
+    lambda head, n, obj, cut: (head + _nest(n, obj) + "]")[:None if not cut else -cut],
+    st.sampled_from(['[2,"deep","DataTransfer",', '[2, "deep", "Reset", ', "[3,\"x\",",
+                     '[4,"x","GenericError","",', "", '[2,"deep","SetChargingProfile",{"x":']),
+    st.integers(9, 3000), st.booleans(), st.integers(0, 50))
+HUGE = st.one_of(
+    st.integers(2 ** 31, 10 ** 60).map(str), st.integers(1000, 5000).map(lambda k: "9" * k),
+    st.sampled_from(["1e400", "-1e400", "NaN", "Infinity", "-Infinity", "-2147483648",
+                     "99999999999999999999"]))
+
+
+def _huge(head, payload):
+    """A CALL frame of a schema-valid payload with one field set again (JSON: the last one
+    counts) to a huge number."""
+    def text(key, v):
+        return head[:-1] + ", " + json.dumps(payload)[:-1] + (", " if payload else "") + (
+            '"%s": %s}]' % (key, v))
+    return st.builds(text, st.sampled_from(sorted(payload) or ["x"]), HUGE)
+
+
 FRAMES = st.one_of(
-    calls(), calls(), calls(),
+    calls(), calls(), calls(), DEEP,
     st.text(max_size=80),
     JSON.map(json.dumps),
     st.builds(lambda mid, a, p: json.dumps([2, mid, a, p]), IDS, st.text(max_size=30), JSON),
@@ -130,8 +158,13 @@ def test_fuzzed_frames_never_crash_and_get_one_answer_each(frames):
             replies = [m for m in link.sent[n:] if m[0] in (3, 4)]
             try:
                 msg = json.loads(f) if isinstance(f, str) else None
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: the test's own json
                 msg = None
+            if isinstance(f, str) and '"deep"' in f[:12]:  # nested too deep, or not an object
+                assert [r[:3] for r in replies] == [[4, "deep", "FormationViolation"]], (f, replies)
+            elif isinstance(f, str) and msg is None and rpc.find_id(f):  # unreadable, with an id
+                assert [r[:3] for r in replies] == [[4, rpc.find_id(f), "FormationViolation"]], (
+                    f[:100], replies)
             if type(msg) is list and len(msg) == 4 and msg[0] == 2 and type(msg[1]) is str:
                 assert [r[1] for r in replies] == [msg[1]], (f, replies)
                 if replies[0][0] == 4:

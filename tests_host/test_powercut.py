@@ -6,7 +6,7 @@ import pytest
 from tests_host import powercut
 
 STEP_CUTS = range(len(powercut.STEPS))
-WRITES = 22  # file writes of an uncut session; test_write_count keeps this honest
+WRITES = 28  # file writes of an uncut session (22 + the index at 3 start and 3 stop answers)
 
 
 def test_uncut_session(csms, tmp_path):

@@ -188,7 +188,7 @@ def _check(text, direction, state, schemas):
     """(problems, parsed message or None). See check_frame()."""
     try:
         msg = json.loads(text)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):  # a hostile frame nested too deep
         return ["not valid JSON"], None
     if not isinstance(msg, list) or not msg:
         return ["not a non-empty JSON array"], None

@@ -1,12 +1,11 @@
 # A simulated charge point: the mpy_ocpp library with simulated hardware (cable, EV, meter,
 # RFID reader), driven by commands on stdin. Runs on CPython and on the MicroPython unix port.
-#
-#   sim.py --url ws://HOST:PORT/PATH --id CP_1 [--connectors 2] [--state DIR]
-#          [--auth-key KEY] [--ca FILE] [--power W]
-#
-# Commands, one per line: plug N, unplug N, tag N IDTAG, evready N 0|1, fault N CODE
-# (fault N NoError clears it), wait SECONDS, status, quit. OCPP frames go to stdout
-# ("> " sent, "< " received), everything else to stderr.
+# `sim.py --help` lists the options and the commands. OCPP frames go to stdout ("> " sent,
+# "< " received; the AuthorizationKey a ChangeConfiguration sets is shown as "***"), the
+# answers to `status` and `help` too; everything else goes to stderr. A mistake on the command
+# line is one line on stderr and exit code 2; a bad command on stdin is one line on stderr and
+# the simulator goes on; Ctrl-C (SIGINT) closes the link and exits with 130.
+import errno
 import json
 import select
 import sys
@@ -15,9 +14,50 @@ import time
 sys.path.insert(0, (__file__.rsplit("/", 1)[0] if "/" in __file__ else ".") + "/..")
 
 from mpy_ocpp import ChargePoint  # noqa: E402
-from mpy_ocpp.compat import log, ticks_add, ticks_diff, ticks_ms  # noqa: E402
+from mpy_ocpp.chargepoint import MAX_CONNECTORS  # noqa: E402
+from mpy_ocpp.compat import log, ticks_add, ticks_diff, ticks_ms, url_quote  # noqa: E402
 from mpy_ocpp.store import Store  # noqa: E402
 from mpy_ocpp.ws import WebSocket  # noqa: E402
+
+OPTIONS = """usage: sim.py --url URL --id ID [options]   (commands on stdin: see below)
+
+  --url URL         the CSMS endpoint, ws:// or wss://; the id is appended percent-encoded as
+                    the last path segment (ws://127.0.0.1:9000/ocpp -> ws://127.0.0.1:9000/ocpp/CP_1)
+  --id ID           the charge box id (also the Basic auth user name)
+  --connectors N    connectors, 1 to %d (default 2)
+  --state DIR       the charge point's state directory (default state/ID); kept across runs
+  --auth-key KEY    AuthorizationKey for Basic auth, stored on the first start in DIR only
+  --ca FILE         the CA certificate (PEM or DER) that signed the CSMS's; needed for wss://
+  --power W         what the simulated EV draws while charging, in W (default 11000)
+  -h, --help        this text
+""" % MAX_CONNECTORS
+
+# name, arguments, what it does; N is a connector number, 1.. (0: see the text)
+COMMANDS = (
+    ("plug", "N", "the cable goes into connector N"),
+    ("unplug", "N", "the cable comes out of connector N"),
+    ("tag", "N IDTAG", "a card (at most 20 characters) at connector N, 0 = wherever it fits"),
+    ("evready", "N 0|1", "the EV on connector N asks for power (1, the default) or not (0)"),
+    ("fault", "N CODE", "connector N (0: the charge point) reports a ChargePointErrorCode"),
+    ("wait", "SECONDS", "take the next command only after SECONDS (the charge point runs on)"),
+    ("status", "", "the state of the charge point as one JSON line on stdout"),
+    ("help", "", "this list"),
+    ("quit", "", "close the link and exit"),
+)
+ERROR_CODES = ("ConnectorLockFailure", "EVCommunicationError", "GroundFailure", "HighTemperature",
+               "InternalError", "LocalListConflict", "NoError", "OtherError", "OverCurrentFailure",
+               "OverVoltage", "PowerMeterFailure", "PowerSwitchFailure", "ReaderFailure",
+               "ResetFailure", "UnderVoltage", "WeakSignal")
+
+
+def usage():
+    lines = [OPTIONS, "commands on stdin, one per line:"]
+    for name, args, text in COMMANDS:
+        lines.append("  %-16s %s" % ((name + " " + args).strip(), text))
+    lines.append("The same card again stops its transaction. CODE (NoError clears the fault):")
+    for i in range(0, len(ERROR_CODES), 4):
+        lines.append("  " + " ".join(ERROR_CODES[i:i + 4]))
+    return "\n".join(lines)
 
 
 # Feature profiles the simulator runs with, those of them that this build has.
@@ -44,6 +84,19 @@ def out(line):
         sys.stdout.flush()
 
 
+def redact(m):
+    """A received frame as printed: the value of a ChangeConfiguration of AuthorizationKey is
+    hidden. Parsed, not searched: JSON may spell the key with escapes."""
+    try:
+        f = json.loads(m)  # too deep: RecursionError (a RuntimeError) on CPython
+        if f[0] == 2 and f[2] == "ChangeConfiguration" and f[3].get("key") == "AuthorizationKey":
+            f[3]["value"] = "***"
+            return json.dumps(f)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, RuntimeError):
+        pass  # not such a call: the charge point does not take a key from it either
+    return m
+
+
 class Tap:
     """The transport, with every frame printed."""
 
@@ -56,7 +109,7 @@ class Tap:
     def poll(self):
         m = self.t.poll()
         if m is not None:
-            out("< " + (m if type(m) is str else "(%d bytes, too large)" % len(m)))
+            out("< " + (redact(m) if type(m) is str else "(%d bytes, too large)" % len(m)))
         return m
 
     def send(self, text):
@@ -98,28 +151,68 @@ class Hardware:
             self.wh += self.rated * max(0, int(time.time()) - since) / 3600
 
 
+class Usage(Exception):
+    """A user's mistake: one line on stderr (then exit code 2 on the command line)."""
+
+
 def parse_args(argv):
-    opts = {"--connectors": "2", "--power": "11000", "--state": None, "--auth-key": None, "--ca": None}
-    i = 1
-    while i < len(argv):
-        if argv[i] not in opts and argv[i] not in ("--url", "--id") or i + 1 >= len(argv):
-            raise SystemExit("usage: sim.py --url URL --id ID [--connectors N] [--state DIR] "
-                             "[--auth-key KEY] [--ca FILE] [--power W]")
-        opts[argv[i]] = argv[i + 1]
+    opts = {"--connectors": "2", "--power": "11000", "--state": None, "--auth-key": None,
+            "--ca": None, "--url": None, "--id": None}
+    args = []
+    for a in argv[1:]:  # --opt=value is --opt value
+        args += a.split("=", 1) if a.startswith("--") and "=" in a else [a]
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a in ("-h", "--help"):
+            out(usage())
+            sys.exit(0)
+        if a not in opts:
+            raise Usage("unknown option %s" % a)
+        if i + 1 >= len(args):
+            raise Usage("%s needs a value" % a)
+        opts[a] = args[i + 1]
         i += 2
-    if "--url" not in opts or "--id" not in opts:
-        raise SystemExit("sim.py: --url and --id are required")
+    if not opts["--url"] or not opts["--id"]:
+        raise Usage("--url and --id are required")
+    scheme = opts["--url"].split("://", 1)[0]
+    if scheme not in ("ws", "wss") or "://" not in opts["--url"]:
+        raise Usage("--url must start with ws:// or wss://")
+    if scheme == "wss" and not opts["--ca"]:
+        raise Usage("wss:// needs --ca FILE, the CA certificate that signed the CSMS's")
+    if opts["--ca"]:
+        try:
+            open(opts["--ca"], "rb").close()
+        except OSError as e:
+            raise Usage("--ca %s: cannot read it (%s)" % (opts["--ca"], e))
+    opts["--connectors"] = number(opts["--connectors"], "--connectors", 1, MAX_CONNECTORS, int)
+    opts["--power"] = number(opts["--power"], "--power", 0, 1000000, int)
     return opts
+
+
+def number(text, what, low, high, kind):
+    """`text` as a `kind` number from low to high, else a one-line error (Usage)."""
+    try:
+        n = kind(text)
+    except ValueError:
+        n = None
+    if n is None or not low <= n <= high:  # NaN fails the comparison too
+        raise Usage("%s: %s is not a number from %s to %s" % (what, text, low, high))
+    return n
 
 
 class Sim:
     def __init__(self, opts):
         self.opts = opts
-        self.hw = [Hardware(int(opts["--power"])) for _ in range(int(opts["--connectors"]) + 1)]
+        self.hw = [Hardware(opts["--power"]) for _ in range(opts["--connectors"] + 1)]
         self.reboot = False
+        self.wait_until = None
         self.store = Store(opts["--state"] or "state/" + opts["--id"])
-        for hw, st in zip(self.hw, self.store.load("simhw.json", ())):
-            hw.restore(st)
+        try:
+            for hw, st in zip(self.hw, self.store.load("simhw.json", ())):
+                hw.restore(st)
+        except (TypeError, ValueError):
+            log("simhw.json: not the simulated hardware's state, ignored")
         self.boot()
 
     def save_hw(self):
@@ -127,12 +220,12 @@ class Sim:
 
     def boot(self):
         o = self.opts
-        url = o["--url"].rstrip("/") + "/" + o["--id"]
+        url = o["--url"].rstrip("/") + "/" + url_quote(o["--id"])
         ws = WebSocket(url, ca=o["--ca"], log=log)
         store = self.store
         if o["--auth-key"] is not None and not store.read("config.json"):
             store.save("config.json", {"AuthorizationKey": o["--auth-key"]})
-        cp = self.cp = ChargePoint(o["--id"], Tap(ws), store, connectors=len(self.hw) - 1,
+        cp = self.cp = ChargePoint(o["--id"], Tap(ws), store, connectors=o["--connectors"],
                                    vendor="mpy_ocpp", model="sim", profiles=profiles(),
                                    firmwareVersion="sim-1")
         cp.on_reset = self.on_reset
@@ -187,34 +280,62 @@ class Sim:
             self.boot()
 
     def command(self, line):
+        """Run one command line; False once it is quit. A mistake is one line on stderr."""
         w = line.split()
         if not w:
             return True
-        cmd, args = w[0], w[1:]
         try:
-            hw = self.hw[int(args[0])] if args and cmd != "wait" else None
-            if cmd == "plug":
-                hw.plugged = True
-            elif cmd == "unplug":
-                hw.plugged = False
-            elif cmd == "tag":
-                self.cp.tag(int(args[0]), args[1])
-            elif cmd == "evready":
-                hw.tick()
-                hw.ev_ready = args[1] == "1"
-            elif cmd == "fault":
-                hw.fault = None if args[1] == "NoError" else args[1]
-            elif cmd == "status":
-                out(json.dumps(self.status()))
-            elif cmd == "quit":
-                return False
-            elif cmd != "wait":
-                log("unknown command: " + line.strip())
-            if hw is not None:
-                self.save_hw()
-        except (IndexError, ValueError):
-            log("bad command: " + line.strip())
-        return True
+            self._command(w[0], self._args(w))
+        except Usage as e:
+            log("%s: %s (help lists the commands)" % (line.strip(), e))
+            return True
+        return w[0] != "quit"
+
+    def _args(self, w):
+        """The arguments of command line `w`, checked: connector numbers as ints."""
+        for name, spec, _ in COMMANDS:
+            if name == w[0]:
+                break
+        else:
+            raise Usage("unknown command")
+        spec = spec.split()
+        if len(w) - 1 != len(spec):
+            raise Usage("expected: %s %s" % (name, " ".join(spec)))
+        args = w[1:]
+        if spec and spec[0] == "N":
+            low = 0 if name in ("tag", "fault") else 1
+            args[0] = number(args[0], "connector", low, len(self.hw) - 1, int)
+        if "IDTAG" in spec and len(args[1]) > 20:
+            raise Usage("an idTag has at most 20 characters")
+        if "0|1" in spec and args[1] not in ("0", "1"):
+            raise Usage("0 or 1 expected")
+        if "CODE" in spec and args[1] not in ERROR_CODES:
+            raise Usage("CODE is one of " + ", ".join(ERROR_CODES))
+        if "SECONDS" in spec:
+            args[0] = number(args[0], "SECONDS", 0, 86400, float)
+        return args
+
+    def _command(self, cmd, args):
+        hw = self.hw[args[0]] if args and cmd not in ("wait", "tag") else None
+        if cmd == "plug":
+            hw.plugged = True
+        elif cmd == "unplug":
+            hw.plugged = False
+        elif cmd == "tag":
+            self.cp.tag(args[0], args[1])
+        elif cmd == "evready":
+            hw.tick()
+            hw.ev_ready = args[1] == "1"
+        elif cmd == "fault":
+            hw.fault = None if args[1] == "NoError" else args[1]
+        elif cmd == "wait":
+            self.wait_until = ticks_add(ticks_ms(), int(args[0] * 1000))
+        elif cmd == "status":
+            out(json.dumps(self.status()))
+        elif cmd == "help":
+            out(usage())
+        if hw is not None:
+            self.save_hw()
 
     def status(self):
         cs = []
@@ -256,30 +377,44 @@ class Lines:
         return line.decode()
 
 
-def main():
-    sim = Sim(parse_args(sys.argv))
+def run(sim):
     lines = Lines()
-    wait_until = None
-    while True:
-        sim.loop()
-        if wait_until is not None:
-            if ticks_diff(ticks_ms(), wait_until) < 0:
-                time.sleep(0.005)  # the firmware's main loop may rest; loop() itself never does
+    try:
+        while True:
+            sim.loop()
+            if sim.wait_until is not None:
+                if ticks_diff(ticks_ms(), sim.wait_until) < 0:
+                    time.sleep(0.005)  # the firmware's main loop may rest; loop() itself never does
+                    continue
+                sim.wait_until = None
+            line = lines.next()
+            if line is None:
                 continue
-            wait_until = None
-        line = lines.next()
-        if line is None:
-            continue
-        if not line:  # end of input: keep running until quit or a signal
-            time.sleep(0.005)
-        elif line.startswith("wait"):
-            try:
-                wait_until = ticks_add(ticks_ms(), int(float(line.split()[1]) * 1000))
-            except (IndexError, ValueError):
-                log("bad command: " + line.strip())
-        elif not sim.command(line):
-            break
-    sim.cp.transport.close()
+            if not line:  # end of input: keep running until quit or a signal
+                time.sleep(0.005)
+            elif not sim.command(line):
+                break
+    finally:
+        sim.cp.transport.close()
+
+
+def main():
+    try:
+        try:
+            sim = Sim(parse_args(sys.argv))
+        except Usage as e:
+            log("sim.py: %s (sim.py --help)" % e)
+            sys.exit(2)
+        except (OSError, ValueError) as e:  # the CA file, the state directory, the URL's port
+            a = e.args[0] if len(e.args) == 1 else None  # MicroPython: OSError(20) says "20"
+            log("sim.py: cannot start (check --url, --ca, --state): %s" % (
+                errno.errorcode.get(a, "errno %d" % a) if type(a) is int else e))
+            sys.exit(2)
+        run(sim)
+    except KeyboardInterrupt:
+        log("sim.py: interrupted")
+        sys.exit(130)
+
 
 if __name__ == "__main__":
     main()

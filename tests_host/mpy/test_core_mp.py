@@ -316,3 +316,31 @@ def test_trigger_of_firmware_status_without_that_profile():
     assert "RemoteTrigger" in cp.config["SupportedFeatureProfiles"]
     reply = _call(cp, link, "TriggerMessage", {"requestedMessage": "DiagnosticsStatusNotification"})
     assert reply[2] == {"status": "NotImplemented"}
+
+
+def test_triggered_messages_go_out_while_boot_is_pending():
+    # §4.2: while Pending only BootNotification goes out, and what the CSMS triggers
+    from mpy_ocpp import remote_trigger
+    link = Link()
+    cp = ChargePoint("CP_1", link, Store(_dir()), connectors=2, profiles=(remote_trigger,))
+    cp.connectors[1].energy = lambda: 100
+    cp.loop()
+    pending = {"status": "Pending", "currentTime": "2026-01-01T00:00:00Z", "interval": 300}
+    _answer(cp, link, pending)
+    assert not cp.accepted and len(cp.queue) == 3  # the three statuses wait for Accepted
+    for what, cid in (("StatusNotification", 1), ("Heartbeat", None), ("MeterValues", 1)):
+        p = {"requestedMessage": what}
+        if cid is not None:
+            p["connectorId"] = cid
+        assert _call(cp, link, "TriggerMessage", p)[2] == {"status": "Accepted"}
+        _answer(cp, link, {"currentTime": "2026-01-01T00:00:01Z"} if what == "Heartbeat" else {})
+        sent = _last_call(link)
+        assert sent[2] == what and (cid is None or sent[3]["connectorId"] == cid), sent
+    assert [m[2] for m in link.sent if m[0] == 2] == [
+        "BootNotification", "StatusNotification", "Heartbeat", "MeterValues"]
+    assert not cp.accepted and len(cp.queue) == 2  # the other statuses still wait
+    link.inbox.append(json.dumps([2, "t2", "TriggerMessage", {"requestedMessage": "BootNotification"}]))
+    _answer(cp, link, dict(pending, status="Accepted"))
+    _drain(cp, link)
+    assert cp.accepted and not cp.queue
+    assert sorted([p["connectorId"] for p in _calls(link, "StatusNotification")]) == [0, 1, 2]

@@ -152,6 +152,48 @@ def test_silent_csms_authorize_times_out_into_the_offline_rules():
     assert ticks_diff(ticks_ms(), t0) >= 1000 and _calls(link, "Authorize")
 
 
+def test_silent_csms_never_costs_a_transaction_message_an_attempt():
+    # §4.10 counts error answers; a timeout is none: the link is made again and the message
+    # goes again on it, however long the CSMS stays silent (issue 9)
+    cp, link, hw, csms = _online(call_timeout=1)
+    cp.config.change("TransactionMessageAttempts", "1")  # one error answer would end it
+    links = []
+    link.connect = lambda user, password: links.append(user)
+    for action in ("StartTransaction", "StopTransaction"):
+        csms.answers[action] = "silent"
+    hw["plugged"][1] = True
+    cp.connectors[1].begin("A")
+    t0 = ticks_ms()
+    while len(_calls(link, "StartTransaction")) < 3:
+        csms.step(cp)
+        assert ticks_diff(ticks_ms(), t0) < 6000
+    tx = cp.connectors[1].tx
+    assert tx is not None and tx.tries == 0 and not tx.lost and tx.msgs[0][1] == "StartTransaction"
+    assert len(links) >= 2  # each silence: a new link
+    cp.connectors[1].end()
+    while len(_calls(link, "StartTransaction")) < 4:
+        csms.step(cp)
+        assert ticks_diff(ticks_ms(), t0) < 9000
+    del csms.answers["StartTransaction"]
+    while tx.id is None:
+        csms.step(cp)
+        assert ticks_diff(ticks_ms(), t0) < 12000
+    n = len(_calls(link, "StopTransaction"))
+    while len(_calls(link, "StopTransaction")) < n + 2:  # the Stop is silent twice as well
+        csms.step(cp)
+        assert ticks_diff(ticks_ms(), t0) < 16000
+    assert tx.tries == 0 and cp.journal.txs == [tx] and tx.msgs[0][1] == "StopTransaction"
+    del csms.answers["StopTransaction"]
+    csms.run(cp, 5)
+    assert cp.journal.txs == [] and _calls(link, "StopTransaction")[-1]["transactionId"] == tx.id
+    # an error answer still counts: the one attempt is used up
+    hw["plugged"][2] = True
+    csms.answers["StartTransaction"] = None
+    cp.connectors[2].begin("B")
+    csms.run(cp, 10)
+    assert cp.connectors[2].tx is None and cp.journal.txs == []
+
+
 def test_offline_meter_values_bounded_newest_kept_and_sent_with_the_id():
     cp, link, hw, csms = _online()
     hw["plugged"][1] = True

@@ -185,6 +185,29 @@ def test_conflict_with_the_csms_is_reported_on_connector_0():
     assert cp.local_list.lookup("A") == {"status": "Accepted"}  # the list is not changed
 
 
+def test_conflict_in_a_start_transaction_answer_is_reported_too():
+    cp, link = _booted()
+    cp.config.change("LocalPreAuthorize", "true")  # the list alone lets the charge start
+    assert _send(cp, link, 1, "Full", [_e("A")]) == "Accepted"
+    c = cp.connectors[1]
+    c.plugged = lambda: True
+    n = len(link.sent)
+    cp.tag(1, "A")
+    for _ in range(20):
+        cp.loop()
+        p = cp.pending
+        if p is not None:
+            res = {"transactionId": 7, "idTagInfo": {"status": "Blocked"}} if (
+                p[1][1] == "StartTransaction") else {}
+            link.inbox.append(json.dumps([3, p[0], res]))
+    sent = [m[2] for m in link.sent[n:] if m[0] == 2]
+    assert "Authorize" not in sent and "StartTransaction" in sent
+    sn = [(m[3]["connectorId"], m[3]["errorCode"]) for m in link.sent[n:]
+          if m[0] == 2 and m[2] == "StatusNotification"]
+    assert [e for e in sn if e[0] == 0] == [(0, "LocalListConflict"), (0, "NoError")]
+    assert cp.local_list.lookup("A") == {"status": "Accepted"}  # the list is not changed
+
+
 def test_five_hundred_entries_in_chunks():
     d = _dir()
     cp, link = _booted(d)

@@ -236,3 +236,81 @@ def test_idle_loop_with_reservations_allocates_nothing():
             r.reserved(2)
         return gc.mem_alloc() - before
     assert measure() == 0
+
+
+def test_any_connector_means_one_not_reserved_for_someone_else():
+    # RemoteStartTransaction without connectorId, and tag(0, ...), pick around reservations
+    cp, link = _booted(connectors=3)
+    cs = cp.connectors
+    assert _reserve(cp, link, 1, "ME", rid=1, parent="P_K") == "Accepted"
+    cp.hw[1].plugged = True  # a plugged connector goes first, unless it is held for another
+    assert _call(cp, link, "RemoteStartTransaction", {"idTag": "YOU"}) == {"status": "Accepted"}
+    _run(cp, link)
+    assert cs[1].session is None and cs[2].session == ("YOU", "P_Y")
+    cs[2].end()
+    assert cp.tag(0, "YOU")
+    _run(cp, link)
+    assert cs[1].session is None and cs[2].session == ("YOU", "P_Y")
+    cs[2].end()
+    # its group: the parentIdTag in the CSMS's answer picks the reserved connector
+    assert cp.tag(0, "KID")
+    _run(cp, link)
+    assert cs[1].tx is not None and cs[1].tx.reservation == 1 and cs[2].session is None
+    # connector 0 reservations hold one connector each of those left free
+    assert _reserve(cp, link, 0, "Z", rid=2) == "Accepted"  # 2 and 3 are free: one is Z's
+    assert _call(cp, link, "RemoteStartTransaction", {"idTag": "OTHER"}) == {"status": "Accepted"}
+    _run(cp, link)
+    assert cs[2].session == ("OTHER", "P_O")
+    assert _call(cp, link, "RemoteStartTransaction", {"idTag": "THIRD"}) == {"status": "Rejected"}
+    assert not cp.tag(0, "THIRD")
+    assert cp.tag(0, "Z")
+    _run(cp, link)
+    assert cs[3].session == ("Z", "P_Z")
+    cp.hw[3].plugged = True
+    _run(cp, link)
+    assert cs[3].tx.reservation == 2 and cp.reservation.items == []
+
+
+def test_clock_change_past_the_expiry_ends_it_at_once():
+    offset = clock.offset
+    try:
+        cp, link = _booted()
+        r = cp.reservation
+        assert _reserve(cp, link, 1, "A", rid=1, seconds=3600) == "Accepted"
+        _run(cp, link)
+        assert _statuses(link, 1)[-1] == "Reserved"
+        clock.set_iso(clock.iso(clock.now() + 7200))  # the CSMS moves the clock on
+        _run(cp, link)  # no waiting for the tick deadline taken an hour before
+        assert r.items == [] and _statuses(link, 1)[-1] == "Available"
+        # and a clock set back keeps a reservation it would have ended too early
+        assert _reserve(cp, link, 1, "A", rid=2, seconds=30) == "Accepted"
+        clock.set_iso(clock.iso(clock.now() - 3600))
+        _run(cp, link)
+        assert [e[0] for e in r.items] == [2] and r.due is not None
+    finally:
+        clock.offset = offset
+
+
+def test_faulted_or_unavailable_ends_it():
+    cp, link = _booted(connectors=3)
+    r = cp.reservation
+    assert _reserve(cp, link, 1, "A", rid=1) == "Accepted"
+    assert _reserve(cp, link, 2, "B", rid=2) == "Accepted"
+    assert _reserve(cp, link, 0, "C", rid=3) == "Accepted"
+    _run(cp, link)
+    cp.hw[1].fault = "GroundFailure"
+    _run(cp, link)
+    assert [e[0] for e in r.items] == [2, 3]
+    cp.hw[1].fault = None
+    _run(cp, link)
+    assert _statuses(link, 1)[-3:] == ["Reserved", "Faulted", "Available"]
+    assert _call(cp, link, "ChangeAvailability", {"connectorId": 2, "type": "Inoperative"}) == {
+        "status": "Accepted"}
+    _run(cp, link)
+    assert [e[0] for e in r.items] == [3]
+    cp.hw[1].plugged = True
+    assert _reserve(cp, link, 3, "D", rid=4) == "Occupied"  # the one left free is held for C
+    cp.hw[0].fault = "OtherError"  # the charge point itself: every reservation ends
+    _run(cp, link)
+    assert r.items == []
+    assert _reserve(cp, link, 3, "D", rid=4) == "Faulted"

@@ -205,10 +205,25 @@ def test_multiple_of():
         assert _limit(k) is None, k
         assert _limit(k / 10 + 0.05) is not None, k
         assert _limit(k / 10 + 0.01) is not None, k
-    for x in (1e300, -1e300, 123456.7):
+    for x in (123456.7, 2147483647, -2147483647.0):
         assert _limit(x) is None, x
-    for x in (0.001, 1e-7, 10 ** 400, 123456.75, float("inf"), float("nan")):
+    for x in (0.001, 1e-7, 123456.75):
         assert _limit(x) is not None, x
+
+
+def test_numbers_beyond_32_bits_are_out_of_range():
+    # no bigint or inf may reach an index, a loop or time arithmetic (issue 9)
+    out = ("PropertyConstraintViolation",
+           "csChargingProfiles.chargingSchedule.chargingSchedulePeriod[0].limit: out of range")
+    for x in (1e300, -1e300, 2 ** 31, 10 ** 400, float("inf"), float("-inf"), float("nan")):
+        assert _limit(x) == out, x
+    for cid in (2 ** 31, -2 ** 31, 99999999999999999999, 10 ** 4000):
+        assert check("UnlockConnector", {"connectorId": cid}) == (
+            "PropertyConstraintViolation", "connectorId: out of range"), cid
+    assert check("UnlockConnector", {"connectorId": 2147483647}) is None
+    assert check("BootNotificationResponse", {"status": "Accepted", "interval": 2 ** 40,
+                                              "currentTime": "2026-01-01T00:00:00Z"}) == (
+        "PropertyConstraintViolation", "interval: out of range")
 
 
 def test_min_max():
