@@ -93,7 +93,8 @@ class Ota:
             log("ota: partition %s does not read back as written" % part.info()[4])
             return False
         label = part.info()[4]
-        self.fw.cp.store.save("ota.json", label)  # before set_boot: a cut in between fails
+        if not self.fw.cp.store.save("ota.json", label):  # before set_boot: a cut in between fails
+            return False
         part.set_boot()
         log("ota: booting %s (%d bytes)" % (label, size))
         self.reboot()

@@ -55,9 +55,8 @@ class PicoW(Board):
         store = _slots(cfg)
         p = store.load(_SLOT, {}, _slot_ok)
         slot, trial = p.get("new"), True
-        if slot:
-            store.save(_SLOT, {"run": p.get("run")})  # unless it confirms, the next boot runs the old one
-        else:
+        # unless it confirms, the next boot runs the old one (no trial if that cannot be stored)
+        if not (slot and store.save(_SLOT, {"run": p.get("run")})):
             slot, trial = p.get("run"), False
         if not slot:
             return None
@@ -103,8 +102,8 @@ class PicoW(Board):
         if not (_exists(home + "/boards/main.mpy") or _exists(home + "/boards/main.py")):
             log("firmware: the bundle has no boards/main")
             return False
-        self.fw.cp.store.save("ota.json", slot)
-        store.save(_SLOT, {"run": old, "new": slot})
+        if not (self.fw.cp.store.save("ota.json", slot) and store.save(_SLOT, {"run": old, "new": slot})):
+            return False
         log("firmware: app %s installed, resetting" % slot)
         self.reboot()
         while True:  # the board resets

@@ -465,10 +465,14 @@ class ChargePoint:
         return False
 
     def set_available(self, cid, available):
-        """Availability of a connector (0: the charge point); False if a transaction delays it."""
+        """Availability of a connector (0: the charge point); False if a transaction delays it,
+        None if it cannot be stored (then nothing changes: a reboot would undo it)."""
         cs = self.connectors if cid == 0 else (self.connectors[cid],)
-        self.connectors[cid].available = available
-        self.store.save(_AVAIL, [c.available for c in self.connectors])
+        k = self.connectors[cid]
+        old, k.available = k.available, available
+        if not self.store.save(_AVAIL, [c.available for c in self.connectors]):
+            k.available = old
+            return None
         return available or not any(c.tx for c in cs)
 
     def data_transfer(self, vendor_id, message_id=None, data=None, cb=None):

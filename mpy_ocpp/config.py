@@ -203,8 +203,14 @@ class Config:
         self.values[k[0]] = v
         if old != v and k[2] & KEEP:  # the second copy first: the newer one wins at load()
             self.gen += 1
-            self.store.save(_SECRET, self._secrets())
-        self.save()
+            ok = self.store.save(_SECRET, self._secrets())
+            if ok:
+                self.save()  # config.json: load() repairs a stale copy
+        else:
+            ok = self.save()
+        if not ok:  # not on flash: the old value stays (a reboot would bring it back)
+            self.values[k[0]] = old
+            return "Rejected"
         if old != v and self.on_change:
             self.on_change(k[0])
         return "RebootRequired" if k[2] & REBOOT else "Accepted"
@@ -214,7 +220,7 @@ class Config:
         for k in self.keys:
             if not k[2] & RO and self.values[k[0]] != k[3]:
                 doc[k[0]] = _text(k[1], self.values[k[0]])
-        self.store.save(_FILE, doc)
+        return self.store.save(_FILE, doc)
 
     def get_configuration(self, names):
         """GetConfiguration.conf payload for the requested names (all if none)."""

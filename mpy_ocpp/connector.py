@@ -173,14 +173,9 @@ class Connector:
         self.session = None
         cp = self.cp
         journal = cp.journal
+        allow = cp.config["AllowChargingWhenJournalFull"]
         full = not journal.room(self.id)
-        if full and not cp.config["AllowChargingWhenJournalFull"]:
-            log("connector %d: transaction refused, the journal is full" % self.id)
-            if cp.on_authorize:
-                cp.on_authorize(self.id, id_tag, "JournalFull")
-            return
-        self.finishing = False
-        tx = self.tx = Transaction(self.id, id_tag, parent, self._meter())
+        tx = Transaction(self.id, id_tag, parent, self._meter())
         p = {"connectorId": self.id, "idTag": id_tag, "meterStart": tx.meter_start,
              "timestamp": tx.start}
         r = cp.reservation
@@ -188,11 +183,21 @@ class Connector:
         if tx.reservation is not None:
             p["reservationId"] = tx.reservation
         tx.add(metering.sample(self, cp.config["StopTxnSampledData"], "Transaction.Begin"))
-        if full:
+        if full and allow:
             log("connector %d: the journal is full, charging without reporting" % self.id)
             tx.unreported = True
-        else:
-            journal.add(tx, p)  # on flash before the relay closes
+        # on flash before the relay closes; a flash that cannot take it is a full journal (if
+        # allowed, the transaction goes on in RAM: reported while the charger stays powered)
+        elif full or not (journal.add(tx, p) or allow):
+            journal.forget(tx)
+            log("connector %d: transaction refused, the journal is full" % self.id)
+            if cp.on_authorize:
+                cp.on_authorize(self.id, id_tag, "JournalFull")
+            return
+        if tx.reservation is not None:
+            r.cancel(tx.reservation)  # fulfilled
+        self.finishing = False
+        self.tx = tx
         self._mv_due = later(now, cp.config["MeterValueSampleInterval"])
 
     def started(self, tx, info):

@@ -18,7 +18,7 @@ def ChangeAvailability(cp, p):
     if _connector(cp, cid, True) is None:
         return {"status": "Rejected"}
     done = cp.set_available(cid, p["type"] == "Operative")
-    return {"status": "Accepted" if done else "Scheduled"}
+    return {"status": "Rejected" if done is None else "Accepted" if done else "Scheduled"}
 
 
 def ChangeConfiguration(cp, p):

@@ -236,9 +236,10 @@ class Firmware:
                 self._finish("DownloadFailed")
         elif st == _READY:
             if not self._busy():
+                if not self.cp.store.save(_FILE, ["install"]):  # unrecorded, the reboot of a
+                    return self._finish("InstallationFailed")  # good install would install again
                 self._st = _NOTIFY
                 self._due = later(now, _NOTIFY_WAIT)
-                self.cp.store.save(_FILE, ["install"])
                 self._send("Installing", self._notified)
         elif st == _NOTIFY:
             if ticks_diff(now, self._due) >= 0:
@@ -346,15 +347,18 @@ class Firmware:
         cp = self.cp
         now = clock.iso()
         path = "%s/%s_%s.txt" % (cp.store.path, cp.id, now.replace("-", "").replace(":", ""))
-        with open(path, "w") as f:
-            f.write("mpy_ocpp diagnostics of %s at %s (asked for %s to %s)\n" % (cp.id, now, start, stop))
-            f.write("boot %s\nonline %s accepted %s firmware %s\n" % (
-                json.dumps(cp.boot), cp.online, cp.accepted, self.firmware_status))
-            for c in cp.connectors:
-                f.write("connector %d %s %s transaction %s\n" % (
-                    c.id, c.status, c.reported_error, c.tx.id if c.tx else None))
-            for k in cp.config.get_configuration(None)["configurationKey"]:
-                f.write("%s=%s\n" % (k["key"], k["value"]))
+        try:
+            with open(path, "w") as f:
+                f.write("mpy_ocpp diagnostics of %s at %s (asked for %s to %s)\n" % (cp.id, now, start, stop))
+                f.write("boot %s\nonline %s accepted %s firmware %s\n" % (
+                    json.dumps(cp.boot), cp.online, cp.accepted, self.firmware_status))
+                for c in cp.connectors:
+                    f.write("connector %d %s %s transaction %s\n" % (
+                        c.id, c.status, c.reported_error, c.tx.id if c.tx else None))
+                for k in cp.config.get_configuration(None)["configurationKey"]:
+                    f.write("%s=%s\n" % (k["key"], k["value"]))
+        except OSError:  # flash full: no diagnostics (the caller logs it), no stray file
+            self._remove(path)
+            raise
         self._tmp = path
         return path
-

@@ -86,7 +86,7 @@ class Journal:
                 if t.id is not None]
 
     def _index(self):
-        self.store.save(_INDEX, self._known())
+        return self.store.save(_INDEX, self._known())
 
     def room(self, cid):
         n = 0
@@ -95,26 +95,28 @@ class Journal:
         return n < self.size
 
     def save(self, tx):
-        if not tx.unreported:
-            self.store.save(_name(tx), tx.state())
+        """False if the record could not be written: the transaction goes on in RAM (its
+        messages are still sent) and the next save writes it whole."""
+        return tx.unreported or self.store.save(_name(tx), tx.state())
 
     def add(self, tx, payload):
-        """A new transaction and its StartTransaction, on flash before the charge begins."""
+        """A new transaction and its StartTransaction, on flash before the charge begins;
+        False if the record could not be written (the caller decides, see Connector._start)."""
         self.seq += 1
         tx.seq = self.seq
         self.txs.append(tx)
-        self.push(tx, "StartTransaction", payload)
+        return self.push(tx, "StartTransaction", payload)
 
     def push(self, tx, action, payload):
-        """A message the transaction owes the CSMS."""
+        """A message the transaction owes the CSMS; False if not on flash."""
         if tx.lost or tx.unreported:
-            return
+            return True
         mvs = [m for m in tx.msgs if m[1] == "MeterValues"]
         if action == "MeterValues" and len(mvs) >= _MV_MAX:
             tx.msgs.remove(mvs[0])  # offline too long: keep the newest readings
         self.order += 1
         tx.msgs.append([self.order, action, payload])
-        self.save(tx)
+        return self.save(tx)
 
     def next(self):
         """The transaction whose message is the oldest owed, or None."""
@@ -168,8 +170,11 @@ class Journal:
             self.save(tx)
 
     def forget(self, tx):
+        ok = True
         if tx in self.txs:
             self.txs.remove(tx)
             if tx.id is not None:  # before the record goes: a cut sends its Stop twice, not never
-                self._index()
+                ok = self._index()
         self.store.remove(_name(tx))
+        if not ok:  # the removed record made room
+            self._index()

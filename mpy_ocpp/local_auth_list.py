@@ -5,7 +5,7 @@
 import os
 
 from . import clock
-from .compat import const
+from .compat import const, log
 from .config import BOOL, INT, RO
 from .rpc import CallError
 
@@ -191,11 +191,14 @@ class LocalList:
                 if ok:  # the version goes in last: it marks the file complete
                     out.seek(0)
                     out.write(version.to_bytes(_HEAD, "little"))
+        except OSError as e:  # flash full, read-only: the old list stays
+            log("local list: %s not written: %r" % (_FILE, e))
+            n = -1
         finally:
             if old:
                 old.close()
-        if n > self.cp.config["LocalAuthListMaxLength"] or (n and not ok):
-            os.remove(tmp)
+        if not 0 <= n <= self.cp.config["LocalAuthListMaxLength"] or (n and not ok):
+            self._remove(tmp)
             return "Failed"
         if not n:  # an empty list is no file, and version 0 (§5.10)
             self._remove(self.path)
@@ -203,7 +206,8 @@ class LocalList:
             version = 0
         elif not self._rename():
             self._remove(self.path)  # FAT will not rename over an existing file
-            os.rename(tmp, self.path)
+            if not self._rename():  # the boot finishes it (see __init__)
+                return "Failed"
         self.version, self.count = version, n
         return "Accepted"
 

@@ -86,7 +86,8 @@ class Reservations:
         return self._count_free(cid) >= k  # enough stay free once this one is taken
 
     def use(self, cid, tag, parent):
-        """A transaction starts: the reservation it fulfils ends; its id, or None."""
+        """The id of the reservation a transaction starting here fulfils, or None; cancel()
+        ends it once the transaction is on."""
         e = self._on(cid)
         if e is None or not _match(e, tag, parent):
             e = None
@@ -94,11 +95,7 @@ class Reservations:
                 if z[_CID] == 0 and _match(z, tag, parent):
                     e = z
                     break
-        if e is None:
-            return None
-        self.items.remove(e)
-        self._save()
-        return e[_ID]
+        return e and e[_ID]
 
     # the CSMS's operations
 
@@ -115,12 +112,17 @@ class Reservations:
         status = self._state(cid)
         if status == "Accepted":
             self.items.append([p["reservationId"], cid, p["idTag"], p.get("parentIdTag"), exp])
-        elif old:
+            if not self._save():  # not on flash: it would vanish at a reboot
+                self.items.pop()
+                status = "Rejected"
+        if old and status != "Accepted":
             self.items.append(old)
-        self._save()
+        self._schedule()
         return status
 
     def cancel(self, rid):
+        """End a reservation (in RAM even if the file cannot be written: the next write that
+        succeeds stores it); False if there is none with this id."""
         e = self._find(rid)
         if e:
             self.items.remove(e)
@@ -201,8 +203,8 @@ class Reservations:
         return n
 
     def _save(self):
-        self.cp.store.save(_FILE, self.items)
         self._schedule()
+        return self.cp.store.save(_FILE, self.items)
 
     def _schedule(self):
         if not self.items:

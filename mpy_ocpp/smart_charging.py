@@ -172,15 +172,18 @@ class SmartCharging:
         if len(keep) >= self.cp.config["MaxChargingProfilesInstalled"]:
             return False
         keep.append(e)
-        self._set(keep)
-        return True
+        old = self.profiles
+        if self._set(keep):
+            return True
+        self.profiles = old  # not on flash: refused (ClearChargingProfile takes effect in RAM)
+        return False
 
     def _set(self, profiles):
+        """False if the file could not be written."""
         saved = self._saved()
         self.profiles = profiles
         self._due = None
-        if self._saved() != saved:
-            self.cp.store.save(_FILE, self._saved())
+        return self._saved() == saved or self.cp.store.save(_FILE, self._saved())
 
     def _saved(self):
         out = []

@@ -62,14 +62,27 @@ class Store:
         return None
 
     def write(self, name, data):
+        """Replace NAME; False (one log line) if the filesystem refuses (full, read-only, I/O
+        error): then read() gives what it gave before."""
         p = self._file(name)
-        with open(p + ".tmp", "wb") as f:
-            f.write(data)
+        t = p + ".tmp"
+        whole = False
         try:
-            os.rename(p + ".tmp", p)  # littlefs and POSIX replace atomically
-        except OSError:
-            os.remove(p)  # FAT will not rename over an existing file
-            os.rename(p + ".tmp", p)
+            with open(t, "wb") as f:
+                f.write(data)  # FAT too raises ENOSPC for a short write
+            whole = True
+            try:
+                os.rename(t, p)  # littlefs and POSIX replace atomically
+            except OSError:
+                os.remove(p)  # FAT will not rename over an existing file
+                os.rename(t, p)
+            return True
+        except OSError as e:
+            log("store: %s not written: %r" % (name, e))
+            if whole and self.read(name) == data:  # NAME is gone: the .tmp is read instead
+                return True
+            self._rm(t)  # never read back instead of NAME
+            return False
 
     def names(self, prefix):
         """The documents whose name starts with `prefix` (also those only a .tmp holds)."""
@@ -84,10 +97,7 @@ class Store:
     def quarantine(self, name):
         """Set a corrupt document aside as NAME.bad (kept for diagnosis, never read again)."""
         log("store: %s is corrupt, set aside as %s.bad" % (name, name))
-        try:
-            os.remove(self._file(name + ".bad"))  # FAT will not rename over it
-        except OSError:
-            pass
+        self._rm(self._file(name + ".bad"))  # FAT will not rename over it
         for n in (name, name + ".tmp"):
             try:
                 os.rename(self._file(n), self._file(name + ".bad"))
@@ -96,10 +106,13 @@ class Store:
 
     def remove(self, name):
         for n in (name, name + ".tmp"):
-            try:
-                os.remove(self._file(n))
-            except OSError:
-                pass
+            self._rm(self._file(n))
+
+    def _rm(self, path):
+        try:
+            os.remove(path)
+        except OSError:
+            pass
 
     def load(self, name, default=None, check=None):
         """A JSON document, or `default` when it is missing; one that does not decode or that
@@ -119,4 +132,5 @@ class Store:
         return default
 
     def save(self, name, obj):
-        self.write(name, json.dumps(obj).encode())
+        """Store `obj` as JSON; False if it could not be written (see write)."""
+        return self.write(name, json.dumps(obj).encode())

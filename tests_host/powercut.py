@@ -28,7 +28,7 @@ class CuttingStore(Store):
             with open(self._file(name) + ".tmp", "wb") as f:
                 f.write(data[: len(data) // 2] if self.half else data)
             raise PowerCut("during write of " + name)
-        super().write(name, data)
+        return super().write(name, data)
 
 
 class Gate:
