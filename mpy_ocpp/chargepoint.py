@@ -288,7 +288,7 @@ class ChargePoint:
         msg = None
         if not rpc.too_deep(text):
             try:
-                msg = json.loads(text)
+                msg = json.loads(rpc.surrogates(text))
             except (ValueError, RuntimeError, MemoryError, OverflowError):  # RecursionError too
                 pass
         if type(msg) is not list or len(msg) < 3 or type(msg[1]) is not str or type(msg[0]) is not int:

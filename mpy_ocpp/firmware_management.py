@@ -42,6 +42,7 @@ _FILE = "firmware.json"  # ["get", url, retrieve time, tries left, interval] / [
 _RETRIES = const(2)
 _INTERVAL = const(30)
 _NOTIFY_WAIT = const(30)  # s to wait for Installing to reach the CSMS before installing
+_MAX_TRIES = const(10)  # per transfer, whatever `retries` says
 _CLOCK_CHECK = const(60)  # s between looks at the wall clock while waiting for retrieveDate
 _BUSY = ("Downloading", "Downloaded", "Installing")  # Remote Trigger sends Idle otherwise
 _FINAL = ("DownloadFailed", "Installed", "InstallationFailed")
@@ -121,7 +122,9 @@ class _Tries:
     """A transfer tried `tries` times, `interval` s apart, not before `at` (wall clock)."""
 
     def __init__(self, url, at, tries, interval):
-        self.url, self.at, self.tries, self.interval = url, at, max(tries, 1), interval
+        # a CSMS asking for 2**31 tries, or a negative interval, must not hammer the server
+        self.url, self.at = url, at
+        self.tries, self.interval = min(max(tries, 1), _MAX_TRIES), max(interval, 0)
         self.job = None
         self.first = True
         self.due = ticks_ms()

@@ -65,6 +65,41 @@ def find_id(text):
     return text[i + 1:j]
 
 
+def surrogates(text):
+    """The JSON text with its escaped UTF-16 surrogates (an emoji is "\\ud83d\\ude00" from
+    most peers) written as the characters: MicroPython's json reads a pair as two lone
+    surrogates, a string that is not UTF-8, and a peer fails the connection (1007) when it
+    comes back in an answer's id or an idTag. A lone surrogate becomes U+FFFD."""
+    if "\\ud" not in text and "\\uD" not in text:  # the usual case: no scan
+        return text
+    b = text.encode()
+
+    def unit(i):  # the code unit of a \\uXXXX escape at b[i], else -1 (only 4 hex digits
+        # reach the surrogates: int() also takes "+d8" or " d8")
+        try:
+            return int(b[i + 2:i + 6], 16) if b[i + 1:i + 2] == b"u" else -1
+        except ValueError:
+            return -1
+    out = []
+    i = j = 0
+    while True:
+        i = b.find(b"\\", i)
+        if i < 0:
+            break
+        hi = unit(i)
+        if not 0xD800 <= hi <= 0xDFFF:
+            i += 2  # another escape, \\ included
+            continue
+        lo = unit(i + 6) if hi < 0xDC00 else 0
+        k = i + (12 if 0xDC00 <= lo <= 0xDFFF else 6)
+        out.append(b[j:i])
+        out.append((chr(0x10000 + (hi - 0xD800) * 1024 + lo - 0xDC00) if k - i == 12
+                    else "\ufffd").encode())
+        i = j = k
+    out.append(b[j:])
+    return b"".join(out).decode()
+
+
 def too_deep(text, limit=10):
     """Nested deeper than `limit` (brackets outside strings)? OCPP 1.6 frames nest at most 6
     deep; json.loads, repr and json.dumps recurse per level (RecursionError on CPython)."""

@@ -85,6 +85,29 @@ def test_deep_answer_to_a_pending_call_keeps_the_charger_working():
     assert _feed(cp, link, '[2,"ok","ClearCache",{}]') == [[3, "ok", {"status": "Accepted"}]]
 
 
+def test_escaped_surrogates_come_back_as_utf8():
+    # Most peers escape an emoji as the pair "\ud83d\ude00"; MicroPython's json read it as two
+    # lone surrogates, and sent back (an answer's id, an idTag, data) the frame was not UTF-8:
+    # the peer fails the connection (1007). Found by the fuzz corpus (test_fuzz_mpy.py).
+    from mpy_ocpp.ws import _text
+    cp, link = _booted()
+    raw = []
+    send = link.send
+    link.send = lambda text: raw.append(text.encode()) or send(text)
+    cp.on_data_transfer = lambda vendor, mid, data: ("Accepted", data)
+    got = _feed(cp, link, '[2,"\\ud830\\udff8","TriggerMessage",{"requestedMessage":"Heartbeat"}]')
+    assert got == [[3, chr(0x1C3F8), {"status": "Accepted"}]], got
+    for data, want in (
+            ("A\\ud83d\\uDE00", "A" + chr(0x1F600)),
+            ("\\udc00\\ud83dx", "\ufffd\ufffdx"),  # lone ones
+            ("\\\\ud83d", "\\ud83d"),  # an escaped backslash, no escape
+            ("\\u00e9\\ud83d\\ude01\\u0041", "\xe9" + chr(0x1F601) + "A")):
+        got = _feed(cp, link, '[2,"u","DataTransfer",{"vendorId":"v","data":"%s"}]' % data)
+        assert got == [[3, "u", {"status": "Accepted", "data": want}]], (data, got)
+    for b in raw:
+        _text(b)  # strict UTF-8, as a peer reads it (raises otherwise)
+
+
 def test_huge_numbers_are_out_of_range():
     cp, link = _booted()
     prop, typ, form = "PropertyConstraintViolation", "TypeConstraintViolation", "FormationViolation"

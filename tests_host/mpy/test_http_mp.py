@@ -306,6 +306,25 @@ def test_broken_download_is_retried_then_failed():
     assert link.statuses() == ["Downloading", "DownloadFailed"]
 
 
+def test_absurd_retries_are_bounded():
+    # schema-valid: 2**31-1 retries, a negative interval -> at most 10 tries, none sooner than now
+    srv = Server()
+    srv.routes["/fw.bin"] = ("drop", DATA)
+    cp, link = _cp()
+    try:
+        _call(cp, link, "UpdateFirmware", {"location": srv.url("/fw.bin"), "retrieveDate": _retrieve(),
+                                           "retries": 2147483647, "retryInterval": -15825})
+
+        def step():
+            srv.step()
+            cp.loop()
+        _until(lambda: "DownloadFailed" in link.statuses(), step)
+    finally:
+        srv.close()
+    assert len(srv.requests) == 10
+    assert link.statuses() == ["Downloading", "DownloadFailed"]
+
+
 def test_retrieve_date_waits_and_hooks_may_be_jobs():
     cp, link = _cp()
     f = cp.firmware

@@ -1,9 +1,10 @@
 // Run a Python script on the 32-bit MicroPython webassembly port (npm), with this repo's
 // mpy_ocpp package in its filesystem:
-//   node tools/wasm/run.mjs [--heap 512k] [--mpy build/mpy] script.py
+//   node tools/wasm/run.mjs [--heap 512k] [--mpy build/mpy] [--file SRC=DEST ...] script.py
 // --heap    initial heap (bytes, or with a k/m suffix); the port grows it on demand.
 // --mpy DIR copy the .mpy files of DIR/mpy_ocpp (DIR = build/mpy after `make mpy`; or DIR is
 //           the mpy_ocpp directory itself) instead of the .py sources.
+// --file    copy the host file SRC to DEST (an absolute path) in MicroPython's filesystem.
 // The package lands in /lib/mpy_ocpp (/lib is on sys.path).
 //
 // Steps: a line starting with `#--- step` splits the script into parts that run as separate
@@ -23,7 +24,7 @@ const STEP = /^#--- step/;
 
 function usage(msg) {
   process.stderr.write(`${msg}\n` +
-    "usage: node tools/wasm/run.mjs [--heap 512k] [--mpy DIR] script.py\n");
+    "usage: node tools/wasm/run.mjs [--heap 512k] [--mpy DIR] [--file SRC=DEST ...] script.py\n");
   process.exit(2);
 }
 
@@ -34,10 +35,12 @@ function parseSize(text) {
 }
 
 function parseArgs(argv) {
-  const opts = { heap: 512 * 1024, mpy: null, script: null };
+  const opts = { heap: 512 * 1024, mpy: null, files: [], script: null };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === "--heap") opts.heap = parseSize(argv[++i]);
     else if (argv[i] === "--mpy") opts.mpy = argv[++i] || usage("--mpy needs a directory");
+    else if (argv[i] === "--file") opts.files.push(/^(.+?)=(\/.+)$/.exec(argv[++i] || "")
+      || usage("--file needs SRC=DEST"));
     else if (argv[i].startsWith("--")) usage(`unknown option ${argv[i]}`);
     else if (opts.script) usage("one script only");
     else opts.script = argv[i];
@@ -131,6 +134,10 @@ async function main() {
     heapsize: opts.heap, linebuffer: false, stdout: out.put, stderr: err.put,
   });
   installPackage(mp.FS, opts.mpy);
+  for (const [, src, dest] of opts.files) {
+    mp.FS.mkdirTree(dest.slice(0, dest.lastIndexOf("/")) || "/");
+    mp.FS.writeFile(dest, fs.readFileSync(src));
+  }
   let status = 0;
   for (const [i, part] of steps(text).entries()) {
     try {
