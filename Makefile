@@ -106,3 +106,26 @@ clean:
 distclean: clean
 	rm -rf $(VENV) $(WASM_DIR)/node_modules
 
+# Real firmware, built from a MicroPython source tree (tried with v1.28.0; with its
+# micropython-lib and mbedtls submodules):
+#   make firmware-bench MICROPY=/path/to/micropython [FW_BENCH_ARGS=--quick]
+#               32-bit unix and qemu Cortex-M3 builds with and without the library frozen, the
+#               standard session over ws://, wss:// and in memory, the smallest heap; writes its
+#               section of docs/BENCHMARKS.md (needs gcc-multilib gcc-arm-none-eabi
+#               libnewlib-arm-none-eabi qemu-system-arm; it says so if they are missing)
+#   make firmware MICROPY=/path/to/micropython BOARD=ESP32_GENERIC|RPI_PICO_W [FW_ARGS=--check]
+#               the board's firmware with mpy_ocpp and boards/ frozen in (needs the port's SDK:
+#               ESP-IDF for esp32, the pico-sdk submodules and arm-none-eabi-gcc for rp2)
+MICROPY ?=
+FW_BENCH_ARGS ?=
+FW_ARGS ?=
+
+.PHONY: firmware-bench firmware
+
+firmware-bench: $(VENV_STAMP)
+	@test -n "$(MICROPY)" || { echo "firmware-bench: MICROPY=<a MicroPython source tree> is needed" >&2; exit 2; }
+	$(PY) tools/firmware_bench.py --micropython "$(MICROPY)" $(FW_BENCH_ARGS)
+
+firmware: $(VENV_STAMP)
+	@test -n "$(MICROPY)" || { echo "firmware: MICROPY=<a MicroPython source tree> is needed" >&2; exit 2; }
+	$(PY) tools/firmware.py --micropython "$(MICROPY)" --board "$(BOARD)" $(FW_ARGS)

@@ -1,7 +1,29 @@
-# Freezes mpy_ocpp into a MicroPython firmware, e.g. in micropython/ports/esp32:
-#   make BOARD=ESP32_GENERIC FROZEN_MANIFEST=/abs/path/to/mpy_ocpp/manifest.py
-# (ports/rp2: BOARD=RPI_PICO_W). Frozen bytecode stays in flash: the schema and
-# configuration tables then cost no heap.
-include("$(PORT_DIR)/boards/manifest.py")
-metadata(description="OCPP 1.6-J charge point for microcontrollers", version="0.1.0", license="MIT")
-package("mpy_ocpp", opt=2)
+# Freezes mpy_ocpp into a MicroPython firmware (`make firmware` runs this), e.g.
+#   cd micropython/ports/esp32 && make BOARD=ESP32_GENERIC FROZEN_MANIFEST=/abs/path/manifest.py
+#   cd micropython/ports/rp2   && make BOARD=RPI_PICO_W   FROZEN_MANIFEST=/abs/path/manifest.py
+#   cd micropython/ports/unix  && make FROZEN_MANIFEST=/abs/path/manifest.py BOARD_DIR=variants/standard
+# Frozen bytecode stays in flash: the schema and configuration tables then cost no heap.
+#
+# FROZEN_MANIFEST replaces the manifest the board would freeze, so include that one first,
+# found as the port's build finds it: the board's own (rp2 RPI_PICO_W: ntptime, ssl, mip,
+# aioble...), else the port's (esp32, rp2 RPI_PICO), else, on the unix port, whose variant is
+# its board (pass BOARD_DIR=variants/<variant>), the variants' shared one. qemu has none.
+# A board whose mpconfigboard names another file (manifest_2MiB.py, another board's as on
+# PYBD_SF3) needs an include of its own. makemanifest.py has no exists() for manifests: a
+# missing file is an include() that fails on opening it, told apart from an error inside one.
+
+
+def _board_manifest(*paths):
+    for path in paths:
+        try:
+            include(path)  # noqa: F821 (makemanifest.py provides include, package, metadata)
+            return
+        except Exception as e:
+            if not isinstance(e.__context__, FileNotFoundError):
+                raise
+
+
+_board_manifest("$(BOARD_DIR)/manifest.py", "$(PORT_DIR)/boards/manifest.py",
+                "$(PORT_DIR)/variants/manifest.py")
+metadata(description="OCPP 1.6-J charge point for microcontrollers", version="0.1.0", license="MIT")  # noqa: F821
+package("mpy_ocpp", opt=2)  # noqa: F821

@@ -29,7 +29,7 @@ def test_manifest_freezes_the_package():
            "package": lambda name, **k: calls.append(("package", name, k.get("opt")))}
     exec(compile(text, "manifest.py", "exec"), env)
     assert ("package", "mpy_ocpp", 2) in calls
-    assert ("include", "$(PORT_DIR)/boards/manifest.py") in calls
+    assert ("include", "$(BOARD_DIR)/manifest.py") in calls  # the board's own first: test_manifest.py
     version = json.loads((ROOT / "package.json").read_text())["version"]
     assert ("metadata", version) in calls
 
@@ -54,7 +54,7 @@ def _run_manifest(path, calls):
 def test_boards_manifest_freezes_library_and_every_board_module():
     calls = []
     _run_manifest(ROOT / "boards" / "manifest.py", calls)
-    assert calls.count(("include", "$(PORT_DIR)/boards/manifest.py")) == 1  # once in the chain
+    assert calls.count(("include", "$(BOARD_DIR)/manifest.py")) == 1  # once in the chain
     packages = {c[1]: c for c in calls if c[0] == "package"}
     assert packages["mpy_ocpp"][4] == 2
     _, _, files, base, opt = packages["boards"]

@@ -1,0 +1,1 @@
+# Frozen by qemu_baseline.py: nothing in it.
