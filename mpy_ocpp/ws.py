@@ -2,11 +2,14 @@
 # Non-blocking and self-reconnecting; the caller drives everything with poll(). What still
 # blocks: DNS (getaddrinfo has no non-blocking form on the ports) and, on MicroPython, the TLS
 # handshake's public-key math inside one write call (about a second on an ESP32).
-# send() only queues the frame: poll() (and send() itself) write what the socket takes now. The
-# queue takes any frame while empty and up to 2 * max_size bytes otherwise, so an answer fits
-# behind a call being written; a refused frame makes send() return False (logged). No progress
-# for `timeout` drops the link. Pong and close frames go through the same queue; a close frame
-# gets one write attempt before the socket is closed.
+# send() only queues the message: poll() (and send() itself) write what the socket takes now.
+# A message longer than 512 bytes goes as fragments of 512 (RFC 6455 5.4), so that no
+# allocation holds a whole large message; send() also takes a document (a list) and writes its
+# JSON text piece by piece, never whole. The queue takes any message while empty and up to
+# 2 * max_size bytes otherwise, so an answer fits behind a call being written; a refused
+# message makes send() return False (logged). No progress for `timeout` drops the link. Pong
+# and close frames go through the same queue; a close frame gets one write attempt before the
+# socket is closed.
 # Messages come back as str. A text message that is not strict UTF-8 (no overlong forms, no
 # surrogates) fails the connection (close 1007, as RFC 6455 asks); a message over max_size is
 # read and dropped, and poll() returns bytes with its first 64 bytes so the core can still
@@ -23,6 +26,7 @@ from binascii import a2b_base64, b2a_base64
 from errno import EINPROGRESS
 
 from .compat import const, ticks_ms, ticks_diff, ticks_add, log as _log
+from .rpc import dump
 
 try:
     from os import urandom as _rand
@@ -53,6 +57,7 @@ _CLOSE = const(8)
 _PING = const(9)
 _PONG = const(10)
 _HEAD = const(64)  # bytes of an oversized message handed to the caller
+_CHUNK = const(512)  # payload bytes per frame of an outgoing message (longer ones: fragments)
 _POLLIN = const(1)
 _POLLOUT = const(4)
 _BAD = const(0x38)  # POLLERR | POLLHUP | POLLNVAL
@@ -131,6 +136,8 @@ def _context(ca, verify, cert, key):
 
 
 class WebSocket:
+    json_frames = True  # send() also takes a JSON document (ChargePoint looks for this)
+
     def __init__(self, url, subprotocol="ocpp1.6", ca=None, verify=True, cert=None, key=None,
                  max_size=4096, ping_interval=0, timeout=10, backoff_min=1, backoff_max=60,
                  log=None):
@@ -160,7 +167,7 @@ class WebSocket:
         self._pi, self._tmo, self._bmin, self._bmax = (  # ms
             int(x * 1000) for x in (ping_interval, timeout, backoff_min, backoff_max))
         self._log = _log if log is None else log
-        self._s = self._raw = self._auth = self._pend = self._hs = None
+        self._s = self._raw = self._auth = self._pend = self._hs = self._fp = None
         self._oq = []  # outgoing frames (memoryviews), oldest first
         self._on = 0  # bytes in _oq
         self._st = _OFF
@@ -185,20 +192,49 @@ class WebSocket:
         self._run = False
         self._shut(1000)
 
-    def send(self, text):
+    def send(self, msg):
+        """Queue one text message: a str, or a document (an OCPP-J frame as a list) whose JSON
+        text goes piece by piece (rpc.dump) into the frames, never whole. A message over _CHUNK
+        bytes goes in fragments (RFC 6455 5.4: a text frame without FIN, continuation frames,
+        FIN on the last; a UTF-8 character may straddle two)."""
         if not self.online:
             return False
+        q, on = len(self._oq), self._on
+        self._fp = []  # pieces waiting for a frame: a short message is one frame of its size
+        self._fn = 0
+        self._fo = _TEXT
+        ok = False
         try:
-            if not self._tx(_TEXT, text.encode()):
+            if type(msg) is str:
+                self._piece(msg)
+            else:
+                dump(msg, self._piece)
+            self._tx(self._fo, self._fn, True, self._fp)
+            if q and self._on > 2 * self._max:
                 if not self._full:  # once until the peer reads again
                     self._full = True
                     self._log("ws: peer not reading, outgoing frames refused")
                 return False
+            ok = True
             self._flush()
             return True
         except (OSError, ValueError, MemoryError) as e:
             self._drop(str(e).strip() or "send failed")
             return False
+        finally:
+            self._fp = None
+            if not ok and self._oq:  # nothing of a refused or failed message stays queued
+                del self._oq[q:]
+                self._on = on
+
+    def _piece(self, s):  # a piece of the message's text; every _CHUNK bytes become a frame
+        b = memoryview(s) if _MPY else s.encode()  # MicroPython: the str's bytes, no copy
+        self._fp.append(b)
+        self._fn += len(b)
+        while self._fn > _CHUNK:
+            self._tx(self._fo, _CHUNK, False, self._fp)
+            self._fo = 0  # continuation
+            self._fn -= _CHUNK
 
     def poll(self):
         try:
@@ -207,7 +243,7 @@ class WebSocket:
                 if self._pi and ticks_diff(ticks_ms(), self._pt) >= self._pi:
                     if self._pinged:
                         raise OSError("no pong: link dead")
-                    self._tx(_PING, b"")
+                    self._tx(_PING, 0, True, None)
                     self._pinged = True
                     self._pt = ticks_ms()
                 if self._oq:
@@ -319,7 +355,7 @@ class WebSocket:
         if self.online:
             try:
                 if code:
-                    self._tx(_CLOSE, code.to_bytes(2, "big"))
+                    self._tx(_CLOSE, 2, True, [code.to_bytes(2, "big")])
                 self._flush()  # one attempt: what the socket does not take now is lost
             except (OSError, ValueError):
                 pass
@@ -385,23 +421,32 @@ class WebSocket:
                 q.pop(0)
         return True
 
-    def _tx(self, op, data):  # queue one masked frame -> False if the queue is full
-        n = len(data)
+    def _tx(self, op, n, fin, parts):  # queue a masked frame of n bytes taken from the
+        # buffers in the list `parts` (what is taken leaves it); a ping or pong only if there
+        # is room (a close frame always goes in: it is the last one)
+        if op & 8 and op != _CLOSE and self._oq and self._on + n + 6 > 2 * self._max:
+            return
         h = 2 if n < 126 else 4 if n < 65536 else 10
-        if self._oq and op != _CLOSE and self._on + h + 4 + n > 2 * self._max:
-            return False  # a close frame always goes in: it is the last one
         f = bytearray(h + 4 + n)
-        f[0] = 0x80 | op
+        f[0] = (0x80 if fin else 0) | op
         f[1] = 0x80 | (n if h == 2 else 126 if h == 4 else 127)
         if h > 2:
             f[2:h] = n.to_bytes(h - 2, "big")
         m = _rand(4)  # a fresh mask for every frame
         f[h : h + 4] = m
         h += 4
-        for i in range(n):
-            f[h + i] = data[i] ^ m[i & 3]
+        i = 0
+        while i < n:
+            b = parts[0]
+            k = min(len(b), n - i)
+            for j in range(k):
+                f[h + i + j] = b[j] ^ m[(i + j) & 3]
+            i += k
+            if k < len(b):
+                parts[0] = b[k:]
+            else:
+                parts.pop(0)
         self._queue(f)
-        return True
 
     def _read(self):  # -> a message, or None once no more bytes are ready
         while True:
@@ -479,7 +524,7 @@ class WebSocket:
 
     def _control(self, op, p):
         if op == _PING:
-            self._tx(_PONG, p)  # not if the queue is full: RFC 6455 lets pongs be skipped
+            self._tx(_PONG, len(p), True, [p])  # not if the queue is full: RFC 6455 allows that
         elif op == _PONG:
             self._pinged = False
         else:  # close: check it, echo the code (none if none came), reconnect after a backoff
@@ -488,6 +533,6 @@ class WebSocket:
             if n == 1 or n and not _wire(c):
                 raise _Err("bad close frame from server", 1002)
             _text(p[2:])
-            self._tx(_CLOSE, p[:2])
+            self._tx(_CLOSE, min(n, 2), True, [p])
             raise _Err("closed by server (%d)" % c, 0)
         return None

@@ -1,5 +1,6 @@
 """mpy_ocpp.ws on CPython against a real `websockets` server and raw TCP servers that
 misbehave on purpose (all on 127.0.0.1, free ports)."""
+import json
 import socket
 import ssl
 import sys
@@ -13,8 +14,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mpy_ocpp import ws as wsmod  # noqa: E402
 from mpy_ocpp.ws import WebSocket  # noqa: E402
-from wsserver import (EchoServer, Loop, frame, handshake, raw, read_frame,  # noqa: E402
-                      read_request, upgrade_reply)
+from wsserver import (EchoServer, Loop, frame, handshake, raw, read_fragment,  # noqa: E402
+                      read_frame, read_request, upgrade_reply)
 
 
 class Log(list):
@@ -96,7 +97,8 @@ def test_echo_headers_and_path(echo):
 
 
 def test_client_frame_lengths(echo):
-    # 7-bit, 16-bit and 64-bit payload lengths, both directions
+    # 7-bit, 16-bit and 64-bit payload lengths from the server; the client's long messages go
+    # in fragments of 512 bytes (7- and 16-bit lengths)
     ws = up(make(echo.url, max_size=100000))
     for n in (125, 126, 65535, 65536, 70000):
         assert ask(ws, "a" * n) == "a" * n
@@ -337,6 +339,44 @@ def test_frame_right_after_reply(loop):
     assert pump(ws, lambda o: len(o) == 2) == ["first", "second"]
     ws.close()
     srv.stop()
+
+
+def test_long_messages_go_in_fragments_of_512_bytes(loop):
+    doc = [3, "id-1", {"key": "\u00e9" * 400, "list": [1, 2.5, None, True, {"a": []}]}]
+
+    async def script(reader, writer, got):
+        await handshake(reader, writer)
+        for _ in range(3):
+            frames = [await read_fragment(reader)]
+            while not frames[-1][0]:
+                frames.append(await read_fragment(reader))
+            got.append(frames)
+        await reader.read()
+
+    srv, got = raw(loop, script)
+    ws = up(make(srv.url))
+    assert ws.send(doc) and ws.send("x" * 1025) and ws.send([2, "b", "Heartbeat", {}])
+    pump(ws, lambda o: len(got) == 3)
+    ws.close()
+    srv.stop()
+    j, x, hb = got
+    assert [(fin, op, len(d)) for fin, op, d in x] == [
+        (False, 1, 512), (False, 0, 512), (True, 0, 1)]
+    assert b"".join(d for _, _, d in x) == b"x" * 1025
+    text = json.dumps(doc)  # CPython writes \u00e9 escaped: 2,465 bytes
+    assert [op for _, op, _ in j] == [1, 0, 0, 0, 0]
+    assert [len(d) for _, _, d in j] == [512] * 4 + [417]
+    assert b"".join(d for _, _, d in j).decode() == text
+    assert hb == [(True, 1, b'[2, "b", "Heartbeat", {}]')]  # a short one: one frame
+
+
+def test_a_document_that_fails_to_serialise_leaves_nothing_queued(echo):
+    ws = up(make(echo.url))
+    with pytest.raises(TypeError):  # a bug in the caller: after 2 fragments were built
+        ws.send([3, "id", {"a": "x" * 1100, "b": object()}])
+    assert ws._oq == [] and ws._on == 0 and ws.online
+    assert ask(ws, "next") == "next"
+    ws.close()
 
 
 def test_ping_between_fragments_and_split_utf8(loop):

@@ -171,7 +171,18 @@ def frame(op, payload=b"", fin=True, mask=None, rsv=0):
 
 
 async def read_frame(reader):
-    """One client frame -> (opcode, unmasked payload); checks that it is masked."""
+    """One client message -> (opcode, unmasked payload): a control frame, or a data message
+    with its fragments joined (the client sends a message over 512 bytes in fragments)."""
+    fin, op, data = await read_fragment(reader)
+    while not fin:
+        fin, cont, more = await read_fragment(reader)
+        assert cont == 0, "a fragment of another message"
+        data += more
+    return op, data
+
+
+async def read_fragment(reader):
+    """One client frame -> (fin, opcode, unmasked payload); checks that it is masked."""
     b0, b1 = await reader.readexactly(2)
     assert b1 & 0x80, "client frame not masked"
     n = b1 & 127
@@ -181,7 +192,7 @@ async def read_frame(reader):
         n = int.from_bytes(await reader.readexactly(8), "big")
     mask = await reader.readexactly(4)
     data = await reader.readexactly(n)
-    return b0 & 15, bytes(b ^ mask[i & 3] for i, b in enumerate(data))
+    return bool(b0 & 0x80), b0 & 15, bytes(b ^ mask[i & 3] for i, b in enumerate(data))
 
 
 def raw(loop, script, ssl=None, timeout=5, rcvbuf=0):
