@@ -18,8 +18,9 @@ Measured on 2 December 2026 (.mpy -O2, wasm port 1.27.0), before -> after this c
 GetConfiguration (3,482 bytes sent) 3,440 -> 528 B, SendLocalList 480 -> 480 B,
 SetChargingProfile 560 -> 128 B, MeterValues 1,568 -> 528 B, the journal save at the stop (a
 19,962-byte tx1.json: 3 samples of 14 values kept for the StopTransaction and 3 queued
-MeterValues) 19,968 -> 64 B. 528 B is one 512-byte fragment of an outgoing message. The bound
-is 1 KB for each: a whole-message copy coming back (2-20 KB) fails it. Not counted: the
+MeterValues) 19,968 -> 64 B. 528 B is one 512-byte block of an outgoing frame (every message
+goes as one frame, queued in such blocks; the same figures after that change). The bound is 1
+KB for each: a whole-message copy coming back (2-20 KB) fails it. Not counted: the
 received text itself (6,346 B for the SendLocalList), which the transport allocates before
 receive() (mpy_ocpp.ws turns its receive buffer into a str).
 

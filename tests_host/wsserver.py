@@ -171,13 +171,11 @@ def frame(op, payload=b"", fin=True, mask=None, rsv=0):
 
 
 async def read_frame(reader):
-    """One client message -> (opcode, unmasked payload): a control frame, or a data message
-    with its fragments joined (the client sends a message over 512 bytes in fragments)."""
+    """One client frame -> (opcode, unmasked payload). The client sends every message as ONE
+    frame (FIN set, never a continuation: a charger's interoperable choice); anything else
+    fails the server's script."""
     fin, op, data = await read_fragment(reader)
-    while not fin:
-        fin, cont, more = await read_fragment(reader)
-        assert cont == 0, "a fragment of another message"
-        data += more
+    assert fin and op, "a fragment from the client (FIN %s, opcode %d)" % (fin, op)
     return op, data
 
 
