@@ -240,7 +240,7 @@ class ChargePoint:
         if clock.marked:  # timestamps taken before the clock was known
             clock.fix(payload)
         mid = self.ids.next()
-        if self.transport.send(rpc.call(mid, best[_ACTION], payload)):
+        if self._send([rpc.CALL, mid, best[_ACTION], payload]):
             self.queue.remove(best)
             self.pending = (mid, best, now)
             self._hb_due = later(now, self.config.values["HeartbeatInterval"])
@@ -320,13 +320,17 @@ class ChargePoint:
         if bad:
             return self.send_error(mid, bad[0], bad[1])
         try:
-            res = rpc.result(mid, handler(self, payload))
+            res = handler(self, payload)
         except rpc.CallError as e:
             return self.send_error(mid, e.code, e.description)
         except Exception as e:  # a bug must not stop the charger
             log("%s failed: %r" % (action, e))
             return self.send_error(mid, "InternalError", "")
-        self.transport.send(res)
+        try:
+            self._send([rpc.CALLRESULT, mid, res])
+        except TypeError as e:  # an answer that is not JSON (a bug): nothing of it went out
+            log("%s failed: %r" % (action, e))
+            self.send_error(mid, "InternalError", "")
 
     def handler(self, action):
         for p in self.profiles:
@@ -336,7 +340,14 @@ class ChargePoint:
         return None
 
     def send_error(self, mid, code, description=""):
-        self.transport.send(rpc.error(mid, code, description))
+        self._send([rpc.CALLERROR, mid, code, description, {}])
+
+    def _send(self, frame):
+        """Send an OCPP-J frame (a list). A transport whose class says `json_frames = True`
+        (WebSocket) takes the list and writes its JSON text in pieces (a large answer never
+        exists whole); any other gets the text (also a wrapper that forwards attributes)."""
+        t = self.transport
+        return t.send(frame if getattr(type(t), "json_frames", False) else json.dumps(frame))
 
     # answers to our calls
 

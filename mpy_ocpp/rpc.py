@@ -42,16 +42,33 @@ class Ids:
         return "%s-%d" % (self.prefix, self.n)
 
 
-def call(mid, action, payload):
-    return json.dumps([CALL, mid, action, payload])
-
-
-def result(mid, payload):
-    return json.dumps([CALLRESULT, mid, payload])
-
-
-def error(mid, code, description=""):
-    return json.dumps([CALLERROR, mid, code, description, {}])
+def dump(obj, out):
+    """Write the JSON text of `obj` (the text json.dumps gives) to `out(str)` in pieces: one per
+    scalar, key and separator. A large document (a journal, a GetConfiguration answer) never
+    exists as one string, only as small ones (the largest is the longest string value)."""
+    t = type(obj)
+    if t is list or t is tuple:
+        out("[")
+        s = ""
+        for v in obj:
+            if s:
+                out(s)
+            s = ", "
+            dump(v, out)
+        out("]")
+    elif t is dict:
+        out("{")
+        s = ""
+        for k, v in obj.items():
+            if s:
+                out(s)
+            s = ", "
+            out(json.dumps(k))
+            out(": ")
+            dump(v, out)
+        out("}")
+    else:
+        out(json.dumps(obj))
 
 
 def find_id(text):

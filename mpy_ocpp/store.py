@@ -4,6 +4,7 @@ import json
 import os
 
 from .compat import log
+from .rpc import dump
 
 
 NONE = type(None)
@@ -62,14 +63,19 @@ class Store:
         return None
 
     def write(self, name, data):
-        """Replace NAME; False (one log line) if the filesystem refuses (full, read-only, I/O
-        error): then read() gives what it gave before."""
+        """Replace NAME with `data`: bytes as they are, anything else as JSON (the text
+        json.dumps gives, written piece by piece: never whole). False (one log line) if the
+        filesystem refuses (full, read-only, I/O error): then read() gives what it gave before."""
         p = self._file(name)
         t = p + ".tmp"
+        raw = isinstance(data, (bytes, bytearray))
         whole = False
         try:
-            with open(t, "wb") as f:
-                f.write(data)  # FAT too raises ENOSPC for a short write
+            with open(t, "wb" if raw else "w") as f:
+                if raw:
+                    f.write(data)  # FAT too raises ENOSPC for a short write
+                else:
+                    dump(data, f.write)
             whole = True
             try:
                 os.rename(t, p)  # littlefs and POSIX replace atomically
@@ -79,8 +85,15 @@ class Store:
             return True
         except OSError as e:
             log("store: %s not written: %r" % (name, e))
-            if whole and self.read(name) == data:  # NAME is gone: the .tmp is read instead
-                return True
+            if whole:
+                try:
+                    os.stat(t)  # the whole .tmp is there
+                    try:
+                        os.stat(p)
+                    except OSError:  # and NAME is gone: read() gives the .tmp, it is written
+                        return True
+                except OSError:
+                    pass
             self._rm(t)  # never read back instead of NAME
             return False
 
@@ -133,4 +146,4 @@ class Store:
 
     def save(self, name, obj):
         """Store `obj` as JSON; False if it could not be written (see write)."""
-        return self.write(name, json.dumps(obj).encode())
+        return self.write(name, obj)

@@ -2,11 +2,18 @@
 # Non-blocking and self-reconnecting; the caller drives everything with poll(). What still
 # blocks: DNS (getaddrinfo has no non-blocking form on the ports) and, on MicroPython, the TLS
 # handshake's public-key math inside one write call (about a second on an ESP32).
-# send() only queues the frame: poll() (and send() itself) write what the socket takes now. The
-# queue takes any frame while empty and up to 2 * max_size bytes otherwise, so an answer fits
-# behind a call being written; a refused frame makes send() return False (logged). No progress
-# for `timeout` drops the link. Pong and close frames go through the same queue; a close frame
-# gets one write attempt before the socket is closed.
+# send() only queues the message: poll() (and send() itself) write what the socket takes now.
+# Every message goes out as ONE frame (no fragments: some CSMS stacks and proxies mishandle
+# continuation frames). No allocation holds a whole large message: send() also takes a document
+# (a list), whose JSON text a first pass only measures (the frame's length header) and a second
+# writes piece by piece, masked, into blocks of 512 bytes queued in order (a short message is
+# one block, header included). The queue takes any message while empty (also one larger than
+# max_size) and otherwise only while it stays within 2 * max_size bytes, so an answer fits
+# behind a call being written; a refused message makes send() return False (logged) and nothing
+# of it is queued, nor of one that fails half-way: a frame is queued whole or not at all.
+# No progress for `timeout` drops the link. Pong and close frames go through the same queue
+# (after the blocks of a frame, never between them); a close frame gets one write attempt
+# before the socket is closed.
 # Messages come back as str. A text message that is not strict UTF-8 (no overlong forms, no
 # surrogates) fails the connection (close 1007, as RFC 6455 asks); a message over max_size is
 # read and dropped, and poll() returns bytes with its first 64 bytes so the core can still
@@ -23,6 +30,7 @@ from binascii import a2b_base64, b2a_base64
 from errno import EINPROGRESS
 
 from .compat import const, ticks_ms, ticks_diff, ticks_add, log as _log
+from .rpc import dump
 
 try:
     from os import urandom as _rand
@@ -53,6 +61,7 @@ _CLOSE = const(8)
 _PING = const(9)
 _PONG = const(10)
 _HEAD = const(64)  # bytes of an oversized message handed to the caller
+_CHUNK = const(512)  # payload bytes per block of an outgoing frame (the first one: + header)
 _POLLIN = const(1)
 _POLLOUT = const(4)
 _BAD = const(0x38)  # POLLERR | POLLHUP | POLLNVAL
@@ -131,6 +140,8 @@ def _context(ca, verify, cert, key):
 
 
 class WebSocket:
+    json_frames = True  # send() also takes a JSON document (ChargePoint looks for this)
+
     def __init__(self, url, subprotocol="ocpp1.6", ca=None, verify=True, cert=None, key=None,
                  max_size=4096, ping_interval=0, timeout=10, backoff_min=1, backoff_max=60,
                  log=None):
@@ -160,7 +171,7 @@ class WebSocket:
         self._pi, self._tmo, self._bmin, self._bmax = (  # ms
             int(x * 1000) for x in (ping_interval, timeout, backoff_min, backoff_max))
         self._log = _log if log is None else log
-        self._s = self._raw = self._auth = self._pend = self._hs = None
+        self._s = self._raw = self._auth = self._pend = self._hs = self._fb = None
         self._oq = []  # outgoing frames (memoryviews), oldest first
         self._on = 0  # bytes in _oq
         self._st = _OFF
@@ -185,11 +196,26 @@ class WebSocket:
         self._run = False
         self._shut(1000)
 
-    def send(self, text):
+    def send(self, msg):
+        """Queue one text message as one frame: a str, or a document (an OCPP-J frame as a
+        list) whose JSON text goes piece by piece (rpc.dump) into the frame, never whole: a
+        first pass counts its bytes, a second masks them into blocks of _CHUNK bytes."""
         if not self.online:
             return False
+        q, on = len(self._oq), self._on
+        self._fb = None  # no block yet: the first pass counts
+        self._fn = 0
+        ok = False
         try:
-            if not self._tx(_TEXT, text.encode()):
+            try:
+                self._piece(msg) if type(msg) is str else dump(msg, self._piece)
+                ok = self._tx(_TEXT, self._fn, msg)
+            finally:
+                self._fb = None
+                if not ok and len(self._oq) > q:  # never part of a frame: before any write
+                    del self._oq[q:]
+                    self._on = on
+            if not ok:
                 if not self._full:  # once until the peer reads again
                     self._full = True
                     self._log("ws: peer not reading, outgoing frames refused")
@@ -200,6 +226,31 @@ class WebSocket:
             self._drop(str(e).strip() or "send failed")
             return False
 
+    def _piece(self, s):  # a piece of the payload (str or bytes): counted while no block is
+        # open, else masked into the blocks (mask index = payload offset & 3), a full block queued
+        b = s.encode() if type(s) is str and not _MPY else memoryview(s)  # MicroPython: no copy
+        k = len(b)
+        f = self._fb
+        if f is None:
+            self._fn += k
+            return
+        o, i, n, m = self._fo, self._fi, self._fn, self._fm
+        if o + k > n:
+            raise ValueError("message changed while sent")
+        j = 0
+        while j < k:
+            if i == len(f):
+                self._queue(f)
+                f = self._fb = bytearray(min(n - o, _CHUNK))
+                i = 0
+            e = min(k - j, len(f) - i)
+            for x in range(e):
+                f[i + x] = b[j + x] ^ m[(o + x) & 3]
+            i += e
+            j += e
+            o += e
+        self._fo, self._fi = o, i
+
     def poll(self):
         try:
             st = self._st
@@ -207,7 +258,7 @@ class WebSocket:
                 if self._pi and ticks_diff(ticks_ms(), self._pt) >= self._pi:
                     if self._pinged:
                         raise OSError("no pong: link dead")
-                    self._tx(_PING, b"")
+                    self._tx(_PING, 0, b"")
                     self._pinged = True
                     self._pt = ticks_ms()
                 if self._oq:
@@ -319,12 +370,12 @@ class WebSocket:
         if self.online:
             try:
                 if code:
-                    self._tx(_CLOSE, code.to_bytes(2, "big"))
+                    self._tx(_CLOSE, 2, code.to_bytes(2, "big"))
                 self._flush()  # one attempt: what the socket does not take now is lost
             except (OSError, ValueError):
                 pass
         s, r = self._s, self._raw
-        self._s = self._raw = self._pend = self._hs = None
+        self._s = self._raw = self._pend = self._hs = self._fb = None
         self._oq.clear()
         self._on = 0
         self.online = self._full = False
@@ -385,22 +436,26 @@ class WebSocket:
                 q.pop(0)
         return True
 
-    def _tx(self, op, data):  # queue one masked frame -> False if the queue is full
-        n = len(data)
+    def _tx(self, op, n, msg):  # queue one masked frame of n payload bytes, the text of msg
+        # (as send() counted it) -> False, nothing queued, if the queue has no room (a close
+        # frame always goes in: it is the last one); a ping or pong is simply skipped then
         h = 2 if n < 126 else 4 if n < 65536 else 10
-        if self._oq and op != _CLOSE and self._on + h + 4 + n > 2 * self._max:
-            return False  # a close frame always goes in: it is the last one
-        f = bytearray(h + 4 + n)
-        f[0] = 0x80 | op
+        if op != _CLOSE and self._oq and self._on + h + 4 + n > 2 * self._max:
+            return False
+        f = self._fb = bytearray(h + 4 + min(n, _CHUNK))  # the first block: header, mask, data
+        f[0] = 0x80 | op  # FIN: the whole message
         f[1] = 0x80 | (n if h == 2 else 126 if h == 4 else 127)
         if h > 2:
             f[2:h] = n.to_bytes(h - 2, "big")
-        m = _rand(4)  # a fresh mask for every frame
+        self._fm = m = _rand(4)  # a fresh mask for every frame
         f[h : h + 4] = m
-        h += 4
-        for i in range(n):
-            f[h + i] = data[i] ^ m[i & 3]
-        self._queue(f)
+        self._fi, self._fn, self._fo = h + 4, n, 0
+        if n:
+            dump(msg, self._piece) if op == _TEXT and type(msg) is not str else self._piece(msg)
+            if self._fo != n:
+                raise ValueError("message changed while sent")
+        self._queue(self._fb)  # the last block
+        self._fb = None
         return True
 
     def _read(self):  # -> a message, or None once no more bytes are ready
@@ -479,7 +534,7 @@ class WebSocket:
 
     def _control(self, op, p):
         if op == _PING:
-            self._tx(_PONG, p)  # not if the queue is full: RFC 6455 lets pongs be skipped
+            self._tx(_PONG, len(p), p)  # not if the queue is full: RFC 6455 allows that
         elif op == _PONG:
             self._pinged = False
         else:  # close: check it, echo the code (none if none came), reconnect after a backoff
@@ -488,6 +543,6 @@ class WebSocket:
             if n == 1 or n and not _wire(c):
                 raise _Err("bad close frame from server", 1002)
             _text(p[2:])
-            self._tx(_CLOSE, p[:2])
+            self._tx(_CLOSE, min(n, 2), p[:2])
             raise _Err("closed by server (%d)" % c, 0)
         return None

@@ -1,10 +1,13 @@
 """The Core profile end to end: tools/sim.py (the library with simulated hardware) against
 tools/csms.py over a real WebSocket, on CPython and on the MicroPython unix port. The CSMS
 validates every frame against the official schemas; `csms.violations` must stay empty."""
+import json
+import time
 
 import pytest
 
 from tests_host import simproc
+from tests_host.wsserver import Loop, frame, handshake, raw, read_fragment
 
 pytestmark = pytest.mark.parametrize("runtime", simproc.RUNTIMES)
 
@@ -211,3 +214,45 @@ def test_wss_refuses_an_unknown_ca(runtime, csms_factory, run, tls, tmp_path):
     sim.cmd("wait 1")
     assert sim.wait_status(lambda s: not s["online"])["accepted"] is False
     assert csms.received("CP_1") == []
+
+
+def test_a_full_getconfiguration_answer_arrives_as_one_frame(runtime, tmp_path):
+    # a raw server that sees the frames themselves: the answer (3,286 bytes here, built by the
+    # library in 512-byte blocks, never whole) arrives as ONE text frame with FIN set, as does
+    # every other message
+    frames = []
+
+    async def script(reader, writer, got):
+        await handshake(reader, writer)
+        while True:
+            fin, op, data = await read_fragment(reader)
+            frames.append((fin, op, len(data)))
+            msg = json.loads(data)
+            if msg[0] == 3 and msg[1] == "gc-1":
+                got.append(msg[2])
+                break
+            res = {}
+            if msg[2] == "BootNotification":
+                res = {"status": "Accepted", "currentTime": "2026-12-02T12:00:00Z", "interval": 300}
+            writer.write(frame(1, json.dumps([3, msg[1], res]).encode()))
+            if msg[2] == "BootNotification":
+                writer.write(frame(1, b'[2, "gc-1", "GetConfiguration", {}]'))
+        await reader.read()
+
+    lp = Loop()
+    srv, got = raw(lp, script, timeout=20)
+    sim = simproc.Sim(runtime, srv.url.rsplit("/", 1)[0], tmp_path / "state")
+    try:
+        end = time.monotonic() + 15
+        while not got and sim.proc.poll() is None and time.monotonic() < end:
+            time.sleep(0.01)
+    finally:
+        sim.stop()
+        srv.stop()
+        lp.stop()
+    assert got, (frames, sim.err[-20:])
+    assert len(got[0]["configurationKey"]) >= 34
+    size = frames[-1][2]
+    print("GetConfiguration answer:", size, "bytes")
+    assert size > 3000 and frames[-1][:2] == (True, 1)  # FIN, a text frame: the whole answer
+    assert all(f[:2] == (True, 1) for f in frames), frames

@@ -171,7 +171,16 @@ def frame(op, payload=b"", fin=True, mask=None, rsv=0):
 
 
 async def read_frame(reader):
-    """One client frame -> (opcode, unmasked payload); checks that it is masked."""
+    """One client frame -> (opcode, unmasked payload). The client sends every message as ONE
+    frame (FIN set, never a continuation: a charger's interoperable choice); anything else
+    fails the server's script."""
+    fin, op, data = await read_fragment(reader)
+    assert fin and op, "a fragment from the client (FIN %s, opcode %d)" % (fin, op)
+    return op, data
+
+
+async def read_fragment(reader):
+    """One client frame -> (fin, opcode, unmasked payload); checks that it is masked."""
     b0, b1 = await reader.readexactly(2)
     assert b1 & 0x80, "client frame not masked"
     n = b1 & 127
@@ -181,7 +190,7 @@ async def read_frame(reader):
         n = int.from_bytes(await reader.readexactly(8), "big")
     mask = await reader.readexactly(4)
     data = await reader.readexactly(n)
-    return b0 & 15, bytes(b ^ mask[i & 3] for i, b in enumerate(data))
+    return bool(b0 & 0x80), b0 & 15, bytes(b ^ mask[i & 3] for i, b in enumerate(data))
 
 
 def raw(loop, script, ssl=None, timeout=5, rcvbuf=0):

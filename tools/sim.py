@@ -16,6 +16,7 @@ sys.path.insert(0, (__file__.rsplit("/", 1)[0] if "/" in __file__ else ".") + "/
 from mpy_ocpp import ChargePoint  # noqa: E402
 from mpy_ocpp.chargepoint import MAX_CONNECTORS  # noqa: E402
 from mpy_ocpp.compat import log, ticks_add, ticks_diff, ticks_ms, url_quote  # noqa: E402
+from mpy_ocpp.rpc import dump  # noqa: E402
 from mpy_ocpp.store import Store  # noqa: E402
 from mpy_ocpp.ws import WebSocket  # noqa: E402
 
@@ -112,10 +113,16 @@ class Tap:
             out("< " + (redact(m) if type(m) is str else "(%d bytes, too large)" % len(m)))
         return m
 
-    def send(self, text):
-        ok = self.t.send(text)
-        if ok:
-            out("> " + text)
+    json_frames = True  # frames come as lists (the WebSocket writes them in pieces)
+
+    def send(self, msg):
+        ok = self.t.send(msg)
+        if ok and type(msg) is str:
+            out("> " + msg)
+        elif ok:  # printed in pieces too: the sim's heap is what a charger's would be
+            sys.stdout.write("> ")
+            dump(msg, sys.stdout.write)
+            out("")
         return ok
 
 

@@ -115,6 +115,9 @@ class _NoRename:
     def listdir(self, p):
         return _OS.listdir(p)
 
+    def stat(self, p):
+        return _OS.stat(p)
+
 
 def test_a_refused_rename_answers_what_is_read_back():
     d = state_dir("full")

@@ -2,6 +2,7 @@
 #   micropython ws_client.py SCENARIO URL [CA_FILE [CERT KEY]]  (DER or PEM CA, DER cert/key)
 # Prints "OK SCENARIO" and exits 0 when every check passed (a failed assert exits 1).
 import gc
+import json
 import sys
 import time
 
@@ -59,7 +60,10 @@ def basic(url):
     assert ask(ws, "still here") == "still here"
     assert ask(ws, "!bin") == "after binary"
     assert ask(ws, "!ping") == "pong received"
-    assert len(ask(ws, "z" * 1000)) == 1000  # client frame with a 16-bit length
+    assert len(ask(ws, "z" * 1000)) == 1000  # one frame, queued in blocks of 512 bytes
+    doc = [3, "id-1", {"key": "\u00e9" * 400, "n": [1, 2.5, None, True, {}]}]
+    assert ws.send(doc)  # serialised in pieces into one frame (an \u00e9 across blocks)
+    assert pump(ws, lambda o: o)[0] == json.dumps(doc)
     got = idle_alloc(ws)
     assert got == 0, "idle poll allocated %d bytes" % got
     ws.send("!close 1001")
