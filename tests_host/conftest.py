@@ -105,3 +105,12 @@ def sims(csms, tmp_path):
     yield start
     for s in started:
         s.stop()
+
+
+@pytest.fixture(scope="module")
+def loop():
+    """An asyncio loop on a background thread for the transport's test peers (wsserver.py)."""
+    from wsserver import Loop
+    lp = Loop()
+    yield lp
+    lp.stop()

@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mpy_ocpp import ws as wsmod  # noqa: E402
 from mpy_ocpp.ws import WebSocket  # noqa: E402
-from wsserver import (EchoServer, Loop, frame, handshake, raw, read_fragment,  # noqa: E402
+from wsserver import (EchoServer, frame, handshake, raw, read_fragment,  # noqa: E402
                       read_frame, read_request, upgrade_reply)
 
 
@@ -61,13 +61,6 @@ def failed(ws, user=None, password=None):
     pump(ws, lambda o: ws.error)
     assert not ws.online
     return ws.error
-
-
-@pytest.fixture(scope="module")
-def loop():
-    lp = Loop()
-    yield lp
-    lp.stop()
 
 
 @pytest.fixture

@@ -4,19 +4,16 @@ no file descriptor behind, a peer that stops reading never blocks a call, and cl
 frame lengths and UTF-8 follow RFC 6455."""
 import asyncio
 import datetime
-import os
 import socket
 import ssl
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import trustme
 
-from wsserver import EchoServer, Loop, frame, handshake, raw, read_frame, read_request
+from wsserver import EchoServer, frame, handshake, raw, read_frame, read_request, run_script
 
-ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = Path(__file__).resolve().parent / "mpy" / "ws_faults.py"
 MICROPYTHON = Path(sys.executable).parent / "micropython"
 RUNTIMES = [
@@ -27,19 +24,7 @@ RUNTIMES = [
 
 
 def run(runtime, *args):
-    env = dict(os.environ, MICROPYPATH=".frozen:" + str(ROOT))  # .frozen keeps the ssl wrapper
-    p = subprocess.run([runtime, str(SCRIPT), *map(str, args)], env=env, cwd=ROOT,
-                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
-    out = p.stdout + p.stderr
-    assert p.returncode == 0 and ("OK " + args[0]) in p.stdout, out
-    return out
-
-
-@pytest.fixture(scope="module")
-def loop():
-    lp = Loop()
-    yield lp
-    lp.stop()
+    return run_script(runtime, SCRIPT, *args)
 
 
 def _tls_server(loop, leaf):

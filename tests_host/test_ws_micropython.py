@@ -1,19 +1,16 @@
 """mpy_ocpp.ws on the MicroPython unix port (tests_host/mpy/ws_client.py) against servers
 started here: echo, fragments, max_size, ping, reconnect, wss with a DER or PEM CA, client
 certificates (DER), Basic auth, and zero allocation while idle (online and in backoff)."""
-import os
 import socket
 import ssl
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import trustme
 
-from wsserver import EchoServer, Loop, frame, handshake, raw
+from wsserver import EchoServer, frame, handshake, raw, run_script
 
-ROOT = Path(__file__).resolve().parent.parent
 MICROPYTHON = Path(sys.executable).parent / "micropython"
 SCRIPT = Path(__file__).resolve().parent / "mpy" / "ws_client.py"
 
@@ -21,19 +18,7 @@ pytestmark = pytest.mark.skipif(not MICROPYTHON.exists(), reason="no micropython
 
 
 def mpy(*args):
-    env = dict(os.environ, MICROPYPATH=".frozen:" + str(ROOT))  # .frozen keeps the ssl wrapper
-    p = subprocess.run([str(MICROPYTHON), str(SCRIPT), *map(str, args)], env=env,
-                       capture_output=True, text=True, timeout=60)
-    out = p.stdout + p.stderr
-    assert p.returncode == 0 and ("OK " + args[0]) in p.stdout, out
-    return out
-
-
-@pytest.fixture(scope="module")
-def loop():
-    lp = Loop()
-    yield lp
-    lp.stop()
+    return run_script(MICROPYTHON, SCRIPT, *args)
 
 
 @pytest.fixture(scope="module")

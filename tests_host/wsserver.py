@@ -3,8 +3,11 @@ misbehave, each on 127.0.0.1 (port 0 = a free one) in an asyncio loop on a backg
 import asyncio
 import base64
 import hashlib
+import os
 import socket
+import subprocess
 import threading
+from pathlib import Path
 
 from websockets.asyncio.server import serve
 from websockets.datastructures import Headers
@@ -215,3 +218,17 @@ async def handshake(reader, writer, **kw):
     writer.write(upgrade_reply(h, **kw))
     await writer.drain()
     return h
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_script(exe, script, *args):
+    """`exe script args...` (a client script under tests_host/mpy/, CPython or the unix port),
+    which must exit 0 and print "OK <first arg>"; -> its output."""
+    env = dict(os.environ, MICROPYPATH=".frozen:" + str(ROOT))  # .frozen keeps the ssl wrapper
+    p = subprocess.run([str(exe), str(script), *map(str, args)], env=env, cwd=ROOT,
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    out = p.stdout + p.stderr
+    assert p.returncode == 0 and ("OK " + args[0]) in p.stdout, out
+    return out
