@@ -114,3 +114,9 @@ def loop():
     lp = Loop()
     yield lp
     lp.stop()
+
+
+@pytest.fixture
+def run(sims):
+    """run(runtime, **sim options): a simulator whose first StatusNotifications are in."""
+    return lambda runtime, **kw: sims(runtime, booted=True, boot=False, **kw)

@@ -80,3 +80,9 @@ def start(runtime, csms, tmp_path, cp_id="CP_1", boot=True, **opts):
     if boot:
         csms.wait_action(cp_id, "BootNotification", timeout=15)
     return sim
+
+
+def statuses(csms, cid, since=0):
+    """The statuses CP_1 reported for connector `cid` (since a csms.mark())."""
+    return [p["status"] for p in csms.received("CP_1", "StatusNotification", since)
+            if p["connectorId"] == cid]

@@ -15,11 +15,6 @@ from wasm import AVAILABLE, run_wasm  # noqa: E402
 runtimes = pytest.mark.parametrize("runtime", simproc.RUNTIMES)
 
 
-@pytest.fixture
-def run(sims):
-    return lambda runtime, **kw: sims(runtime, booted=True, boot=False, **kw)
-
-
 def cp0_statuses(csms):
     return [(p["status"], p["errorCode"]) for p in csms.received("CP_1", "StatusNotification")
             if p["connectorId"] == 0]

@@ -15,20 +15,11 @@ from pathlib import Path
 import pytest
 
 from tests_host import simproc
+from tests_host.simproc import statuses
 from tools.csms import NO_REPLY
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNTIMES = pytest.mark.parametrize("runtime", simproc.RUNTIMES)
-
-
-@pytest.fixture
-def run(sims):
-    return lambda runtime, **kw: sims(runtime, booted=True, boot=False, **kw)
-
-
-def statuses(csms, cid, since=0):
-    return [p["status"] for p in csms.received("CP_1", "StatusNotification", since)
-            if p["connectorId"] == cid]
 
 
 def iso(seconds=0):

@@ -6,18 +6,9 @@ import datetime
 import pytest
 
 from tests_host import simproc
+from tests_host.simproc import statuses
 
 pytestmark = pytest.mark.parametrize("runtime", simproc.RUNTIMES)
-
-
-@pytest.fixture
-def run(sims):
-    return lambda runtime, **kw: sims(runtime, booted=True, boot=False, **kw)
-
-
-def statuses(csms, cid, since=0):
-    return [p["status"] for p in csms.received("CP_1", "StatusNotification", since)
-            if p["connectorId"] == cid]
 
 
 def reserve(csms, cid, tag, rid, seconds=600, parent=None):
