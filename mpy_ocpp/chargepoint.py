@@ -27,6 +27,10 @@ _AVAIL = "availability.json"
 MAX_CONNECTORS = const(32)  # each costs a Connector and a queued status: ~450 B of heap (32-bit)
 
 
+def _head(b, n):  # the ASCII characters of the first n bytes of a message, as str
+    return "".join([chr(c) for c in b[:n] if c < 128])
+
+
 def _bools(doc):
     return type(doc) is list and all([type(a) is bool for a in doc])
 
@@ -272,15 +276,16 @@ class ChargePoint:
     # incoming messages
 
     def receive(self, text):
-        """Handle one message from the CSMS (a str, or bytes: the head of an oversized one)."""
+        """Handle one message from the CSMS: its text as str or as a bytearray of UTF-8 (what
+        the transport gives a long one in), or bytes: the head of an oversized one."""
         try:
             self._receive(text)
         except (RuntimeError, MemoryError, OverflowError, ValueError) as e:  # the last line:
             log("message dropped: %r" % e)  # what deep or huge input can raise, anywhere
 
     def _receive(self, text):
-        if type(text) is not str:
-            mid = rpc.find_id("".join([chr(b) for b in text[:48] if b < 128]))
+        if type(text) is bytes:
+            mid = rpc.find_id(_head(text, 48))
             log("message too large, dropped" + (" (call %s)" % mid if mid else ""))
             if mid:
                 self.send_error(mid, "FormationViolation", "Message too large")
@@ -292,6 +297,8 @@ class ChargePoint:
             except (ValueError, RuntimeError, MemoryError, OverflowError):  # RecursionError too
                 pass
         if type(msg) is not list or len(msg) < 3 or type(msg[1]) is not str or type(msg[0]) is not int:
+            if type(text) is not str:
+                text = _head(text, 80)
             mid = rpc.find_id(text)
             log("invalid frame: %s" % text[:80])
             if mid:

@@ -83,13 +83,16 @@ def find_id(text):
 
 
 def surrogates(text):
-    """The JSON text with its escaped UTF-16 surrogates (an emoji is "\\ud83d\\ude00" from
-    most peers) written as the characters: MicroPython's json reads a pair as two lone
-    surrogates, a string that is not UTF-8, and a peer fails the connection (1007) when it
-    comes back in an answer's id or an idTag. A lone surrogate becomes U+FFFD."""
-    if "\\ud" not in text and "\\uD" not in text:  # the usual case: no scan
+    """The JSON text (str, or UTF-8 bytes) with its escaped UTF-16 surrogates (an emoji is
+    "\\ud83d\\ude00" from most peers) written as the characters (then as bytes): MicroPython's
+    json reads a pair as two lone surrogates, a string that is not UTF-8, and a peer fails the
+    connection (1007) when it comes back in an answer's id or an idTag. A lone surrogate becomes
+    U+FFFD."""
+    s = type(text) is str
+    if (("\\ud" not in text and "\\uD" not in text) if s
+            else (b"\\ud" not in text and b"\\uD" not in text)):  # the usual case: no scan
         return text
-    b = text.encode()
+    b = text.encode() if s else bytes(text)  # MicroPython joins bytes only (a rare path: a copy)
 
     def unit(i):  # the code unit of a \\uXXXX escape at b[i], else -1 (only 4 hex digits
         # reach the surrogates: int() also takes "+d8" or " d8")
@@ -114,30 +117,35 @@ def surrogates(text):
                     else "\ufffd").encode())
         i = j = k
     out.append(b[j:])
-    return b"".join(out).decode()
+    return b"".join(out)
 
 
 def too_deep(text, limit=10):
-    """Nested deeper than `limit` (brackets outside strings)? OCPP 1.6 frames nest at most 6
-    deep; json.loads, repr and json.dumps recurse per level (RecursionError on CPython)."""
-    if text.count("[") + text.count("{") <= limit:  # the usual case: no scan
+    """Nested deeper than `limit` (brackets outside strings)? The text is str or UTF-8 bytes.
+    OCPP 1.6 frames nest at most 6 deep; json.loads, repr and json.dumps recurse per level
+    (RecursionError on CPython)."""
+    if type(text) is str:
+        if text.count("[") + text.count("{") <= limit:  # the usual case: no scan
+            return False
+        text = text.encode()
+    elif text.count(b"[") + text.count(b"{") <= limit:
         return False
     d = 0
     s = esc = False
-    for ch in text:
+    for c in text:  # byte values: 34 ", 92 \\, 91 [, 123 {, 93 ], 125 }
         if s:
             if esc:
                 esc = False
-            elif ch == "\\":
+            elif c == 92:
                 esc = True
-            elif ch == '"':
+            elif c == 34:
                 s = False
-        elif ch == '"':
+        elif c == 34:
             s = True
-        elif ch == "[" or ch == "{":
+        elif c == 91 or c == 123:
             d += 1
             if d > limit:
                 return True
-        elif ch == "]" or ch == "}":
+        elif c == 93 or c == 125:
             d -= 1
     return False

@@ -14,11 +14,15 @@
 # No progress for `timeout` drops the link. Pong and close frames go through the same queue
 # (after the blocks of a frame, never between them); a close frame gets one write attempt
 # before the socket is closed.
-# Messages come back as str. A text message that is not strict UTF-8 (no overlong forms, no
-# surrogates) fails the connection (close 1007, as RFC 6455 asks); a message over max_size is
-# read and dropped, and poll() returns bytes with its first 64 bytes so the core can still
-# answer the call. Binary messages are ignored. The receive buffer also holds the HTTP upgrade
-# reply, so max_size bounds that too.
+# Messages come back as str, or, when longer than the 512-byte receive buffer, as the
+# bytearray (of exactly their size, allocated for them and let go after) holding their UTF-8
+# text: json.loads takes it without a copy as str. Idle, only the small buffer is held. A text
+# message that is not strict UTF-8 (no overlong forms, no surrogates) fails the connection
+# (close 1007, as RFC 6455 asks); a message over max_size, or one there is no memory for now,
+# is read and dropped, and poll() returns bytes with its first 64 bytes so the core can still
+# answer the call. Binary messages are ignored. The HTTP upgrade reply is read a line at a time
+# through the small buffer (a longer line is cut: the headers that matter are short); max_size
+# bounds its total.
 # Close codes: only codes valid on the wire are sent or accepted (1000-1003, 1007-1014 as in
 # the IANA registry, 3000-4999); a close frame without a code is echoed empty. Lengths must be
 # in their shortest form (RFC 6455 5.2), else 1002.
@@ -62,6 +66,7 @@ _PING = const(9)
 _PONG = const(10)
 _HEAD = const(64)  # bytes of an oversized message handed to the caller
 _CHUNK = const(512)  # payload bytes per block of an outgoing frame (the first one: + header)
+_SMALL = const(512)  # the receive buffer: a longer message gets a buffer of its own
 _POLLIN = const(1)
 _POLLOUT = const(4)
 _BAD = const(0x38)  # POLLERR | POLLHUP | POLLNVAL
@@ -85,32 +90,38 @@ def _wire(c):  # a close code that may appear on the wire
     return 1000 <= c < 1015 and not 1004 <= c <= 1006 or 3000 <= c < 5000
 
 
-def _strict(b):  # MicroPython's decoder checks the byte structure only: refuse overlong forms,
-    # surrogates and code points past U+10FFFF (a loop over lead bytes, no allocation)
+def _utf8(b):  # strict UTF-8 (RFC 3629: no overlong forms, surrogates or code points past
+    # U+10FFFF), checked in place: no copy (MicroPython's decoder checks the structure only)
     i, n = 0, len(b)
     while i < n:
         c = b[i]
-        if c >= 0xC0:
-            d = b[i + 1]
-            if (c < 0xC2 or c > 0xF4 or c == 0xE0 and d < 0xA0 or c == 0xED and d > 0x9F
-                    or c == 0xF0 and d < 0x90 or c == 0xF4 and d > 0x8F):
-                return False
         i += 1
+        if c < 0x80:
+            continue
+        if c < 0xC2 or c > 0xF4:
+            return False
+        k = 1 if c < 0xE0 else 2 if c < 0xF0 else 3  # continuation bytes
+        if i + k > n:
+            return False
+        lo = 0xA0 if c == 0xE0 else 0x90 if c == 0xF0 else 0x80
+        hi = 0x9F if c == 0xED else 0x8F if c == 0xF4 else 0xBF
+        if not lo <= b[i] <= hi:
+            return False
+        for j in range(i + 1, i + k):
+            if b[j] & 0xC0 != 0x80:
+                return False
+        i += k
     return True
 
 
 def _text(b):  # -> str, or the connection fails with 1007
     try:
         s = str(b, "utf-8")
-        if not _MPY or len(s) == len(b) or _strict(b):  # only a non-ASCII text needs the check
+        if not _MPY or len(s) == len(b) or _utf8(b):  # only a non-ASCII text needs the check
             return s
     except UnicodeError:
         pass
     raise _Err("invalid UTF-8 in a text message", 1007)
-
-
-def _b64(b):
-    return b2a_base64(b)[:-1].decode()
 
 
 def _context(ca, verify, cert, key):
@@ -163,8 +174,9 @@ class WebSocket:
         self.ctx = _context(ca, verify, cert, key) if tls else None
         self._proto = subprotocol
         self._max = max_size
-        self._buf = bytearray(max_size)  # the HTTP reply and every message land here
-        self._mv = memoryview(self._buf)
+        self._buf = bytearray(_SMALL)  # each line of the HTTP reply and every short message
+        self._mv = self._mb = memoryview(self._buf)  # _mb: where the open message goes
+        self._big = None  # the bytearray of a longer message while it arrives
         self._hb = bytearray(10)  # frame header (server frames carry no mask key)
         self._hv = memoryview(self._hb)
         self._cv = memoryview(bytearray(125))  # control frame payload
@@ -183,7 +195,8 @@ class WebSocket:
         self._auth = None
         if user is not None:
             p = password or ""
-            self._auth = _b64(user.encode() + b":" + (p.encode() if isinstance(p, str) else p))
+            p = user.encode() + b":" + (p.encode() if isinstance(p, str) else p)
+            self._auth = b2a_base64(p)[:-1].decode()
         self._shut(1000)
         self._run = True
         self._bo = self._bmin
@@ -315,8 +328,9 @@ class WebSocket:
         self._wr = s.write if _MPY else s.send
         self._p = select.poll()  # a new one: MicroPython polls the TLS object itself
         self._p.register(s, _POLLIN)
-        key = _b64(_rand(16))
-        self._acc = _b64(hashlib.sha1(key.encode() + _GUID).digest())
+        key = b2a_base64(_rand(16))[:-1]
+        self._acc = b2a_base64(hashlib.sha1(key + _GUID).digest())[:-1].decode()
+        key = key.decode()
         r = ("GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
              "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: %s\r\n"
              % (self._path, self._net, key, self._proto))
@@ -333,38 +347,58 @@ class WebSocket:
                 return
             self._hs = None
         if self._flush():
-            self._len = 0
+            self._len = self._rn = 0
+            self._hok = -1
             self._st = _RESP
 
-    def _reply(self):
+    def _reply(self):  # byte by byte (frames may follow the reply in the same segment), each
+        # line into the small buffer (the rest of a longer one overwrites its last byte)
         i = self._len
-        while i < self._max:  # byte by byte: frames may follow the reply in the same segment
-            if not self._recv(self._mv[i : i + 1]):
-                return
-            self._len = i = i + 1
-            if i > 3 and self._buf[i - 4 : i] == b"\r\n\r\n":
+        while self._recv(self._mv[i : i + 1]):
+            self._rn += 1
+            if self._rn > self._max:
+                raise OSError("HTTP reply too long")
+            if self._buf[i] != 10:
+                i = min(i + 1, _SMALL - 1)
+                continue
+            ln, i = str(self._mv[:i], "utf-8").strip(), 0
+            if self._line(ln):
                 break
-        lines = str(self._mv[:i], "utf-8").split("\r\n")
-        code = (lines[0].split(" ") + [""])[1]
-        if code != "101":
-            raise OSError("authorization refused (HTTP 401)" if code == "401" else "HTTP " + code)
-        if i == self._max:
-            raise OSError("HTTP reply too long")
-        h = {}
-        for ln in lines[1:]:
-            i = ln.find(":")
-            h[ln[:i].strip().lower()] = ln[i + 1 :].strip()
-        if h.get("upgrade", "").lower() != "websocket" or h.get("sec-websocket-accept") != self._acc:
-            raise OSError("bad upgrade reply (Sec-WebSocket-Accept)")
-        if h.get("sec-websocket-protocol") != self._proto:
-            raise OSError("subprotocol %s refused" % self._proto)
+        else:
+            self._len = i
+            return
         self._st = _OPEN
         self.online = True
         self._bo = self._bmin
         self._pt = ticks_ms()
         self._hn = self._msg = self._len = self._pinged = 0
         self._hl = 2
+        self._mb, self._big = self._mv, None
         self._log("ws: online", self._host, self._port)
+
+    def _line(self, ln):  # one line of the HTTP reply -> True after the last one
+        ok = self._hok
+        if ok < 0:  # the status line
+            code = (ln.split(" ") + [""])[1]
+            if code != "101":
+                raise OSError("authorization refused (HTTP 401)" if code == "401" else "HTTP " + code)
+            self._hok = 0
+        elif not ln:
+            if ok & 3 != 3:
+                raise OSError("bad upgrade reply (Sec-WebSocket-Accept)")
+            if not ok & 4:
+                raise OSError("subprotocol %s refused" % self._proto)
+            return True
+        else:
+            k = ln.find(":")
+            h, v = ln[: max(k, 0)].strip().lower(), ln[k + 1 :].strip()
+            if h == "upgrade" and v.lower() == "websocket":
+                self._hok |= 1
+            elif h == "sec-websocket-accept" and v == self._acc:
+                self._hok |= 2
+            elif h == "sec-websocket-protocol" and v == self._proto:
+                self._hok |= 4
+        return False
 
     def _shut(self, code):  # close the socket (with a close frame if code); no reconnect here
         if self.online:
@@ -375,7 +409,7 @@ class WebSocket:
             except (OSError, ValueError):
                 pass
         s, r = self._s, self._raw
-        self._s = self._raw = self._pend = self._hs = self._fb = None
+        self._s = self._raw = self._pend = self._hs = self._fb = self._big = None
         self._oq.clear()
         self._on = 0
         self.online = self._full = False
@@ -498,8 +532,22 @@ class WebSocket:
             bad = not self._msg
         if bad:
             raise _Err("protocol error (frame 0x%02x)" % b0, 1002)
-        if not op & 8 and self._len + n > self._max:
+        k = self._len + n  # the open message's bytes once this frame is in
+        if op & 8 or self._over:
+            pass
+        elif k > self._max:
             self._over = True
+            if self._big:  # keep its head only
+                self._mv[:_HEAD] = self._mb[:_HEAD]
+                self._big, self._mb = None, self._mv
+        elif k > len(self._mb):  # a buffer of its own, or no room now: dropped like a long one
+            try:
+                b = bytearray(k)
+                b[: self._len] = self._mb[: self._len]  # fragments received so far
+                self._big, self._mb = b, memoryview(b)
+            except MemoryError:
+                self._log("ws: no memory for a message of %d bytes" % k)
+                self._over = True
         self._op = op
         self._left = n
         self._cn = 0
@@ -510,10 +558,10 @@ class WebSocket:
         if self._op & 8:
             return self._cv[self._cn : self._cn + n]
         if not self._over:
-            return self._mv[i : i + n]
+            return self._mb[i : i + n]
         if i < _HEAD:  # oversized: keep the head, then read the rest into the tail and drop it
-            return self._mv[i : min(_HEAD, i + n)]
-        return self._mv[_HEAD : _HEAD + min(n, self._max - _HEAD)]
+            return self._mb[i : min(_HEAD, i + n)]
+        return self._mv[_HEAD : _HEAD + min(n, _SMALL - _HEAD)]
 
     def _end(self):  # a frame is complete -> a message, or None
         self._hn = 0
@@ -524,12 +572,17 @@ class WebSocket:
         if not self._hb[0] & 0x80:  # more fragments follow
             return None
         m, self._msg = self._msg, 0
+        b, mb, self._big, self._mb = self._big, self._mb, None, self._mv
         if m == _BIN:
             self._log("ws: binary message ignored")
         elif self._over:
-            return bytes(self._mv[: min(self._len, _HEAD)])
+            return bytes(mb[: min(self._len, _HEAD)])
+        elif b is None:
+            return _text(mb[: self._len])
+        elif _utf8(b):
+            return b
         else:
-            return _text(self._mv[: self._len])
+            raise _Err("invalid UTF-8 in a text message", 1007)
         return None
 
     def _control(self, op, p):

@@ -22,7 +22,8 @@ MeterValues) 19,968 -> 64 B. 528 B is one 512-byte block of an outgoing frame (e
 goes as one frame, queued in such blocks; the same figures after that change). The bound is 1
 KB for each: a whole-message copy coming back (2-20 KB) fails it. Not counted: the
 received text itself (6,346 B for the SendLocalList), which the transport allocates before
-receive() (mpy_ocpp.ws turns its receive buffer into a str).
+receive() (mpy_ocpp.ws reads a message longer than its 512-byte buffer into a bytearray of
+its size and hands that over: json.loads reads it without a copy as str).
 
 `python tests_host/test_largest_alloc.py [DIR]` prints the figures for the library in DIR (a
 checkout's root; default: this one).

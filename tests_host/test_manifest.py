@@ -44,7 +44,7 @@ def freeze(manifests, board_dir, port_dir="/mp/ports/p"):
     return calls
 
 
-LIBRARY = [("metadata", VERSION), ("package", "mpy_ocpp", 2)]
+LIBRARY = [("metadata", VERSION), ("package", "mpy_ocpp", 3)]
 
 
 def test_pico_w_keeps_its_board_manifest():

@@ -37,6 +37,8 @@ def pump(ws, cond, timeout=5):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         m = ws.poll()
+        if type(m) is bytearray:  # a message longer than the receive buffer: its UTF-8 text
+            m = m.decode()
         if m is not None:
             out.append(m)
         if cond(out):
@@ -115,6 +117,77 @@ def test_max_size_exact_and_oversized(echo):
     assert ask(ws, "!size 999") == "x" * 999
     assert ws.online
     ws.close()
+
+
+def test_a_long_message_gets_a_buffer_of_its_own(echo, monkeypatch):
+    # idle, the transport holds a 512-byte receive buffer; a longer message arrives in a
+    # bytearray of exactly its size, handed over as it is (no str copy), and let go after;
+    # a message there is no memory for is dropped like an oversized one, the link stays
+    ws = up(make(echo.url))
+    assert len(ws._buf) == 512 and ws._big is None
+
+    def raw(text):
+        assert ws.send(text)
+        return pump_raw(ws)
+    m = raw("!size 512")
+    assert type(m) is str and m == "x" * 512
+    m = raw("!size 513")
+    assert type(m) is bytearray and m == b"x" * 513 and ws._big is None
+    m = raw("!frag " + ",".join(["\u00e9" * 150] * 3))  # fragments: grows as they come
+    assert type(m) is bytearray and m.decode() == "\u00e9" * 450 and len(m) == 900
+    real = bytearray
+
+    def tight(n):
+        if n > 512:
+            raise MemoryError
+        return real(n)
+    monkeypatch.setattr(wsmod, "bytearray", tight, raising=False)
+    assert raw("!size 2000") == b"x" * 64
+    assert "ws: no memory for a message of 2000 bytes" in ws._log
+    monkeypatch.undo()
+    assert raw("!size 2000") == bytearray(b"x" * 2000) and ws.online
+    ws.close()
+
+
+def _strict(b):
+    try:
+        b.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def utf8_cases():
+    """Byte strings around every boundary of UTF-8 (lead bytes, continuation ranges, overlong
+    forms, surrogates, past U+10FFFF, cut short), with CPython's strict verdict."""
+    import random
+
+    r = random.Random(7)
+    edges = [0x00, 0x7F, 0x80, 0xBF, 0xC0, 0xC1, 0xC2, 0xDF, 0xE0, 0xED, 0xEF, 0xF0, 0xF4, 0xF5, 0xFF,
+             0x8F, 0x90, 0x9F, 0xA0]
+    cases = [bytes(t) for t in (
+        [], [0x41], [0xC3, 0xA9], [0xE2, 0x82, 0xAC], [0xF0, 0x9F, 0x98, 0x80], [0xED, 0x9F, 0xBF],
+        [0xED, 0xA0, 0x80], [0xE0, 0x9F, 0xBF], [0xF0, 0x8F, 0xBF, 0xBF], [0xF4, 0x90, 0x80, 0x80],
+        [0xF4, 0x8F, 0xBF, 0xBF], [0xC2], [0xE2, 0x82], [0xF0, 0x9F, 0x98])]
+    for _ in range(3000):
+        cases.append(bytes(r.choice(edges) for _ in range(r.randint(1, 5))))
+    return [(b, _strict(b)) for b in cases]
+
+
+def test_utf8_check_agrees_with_cpython():
+    for b, ok in utf8_cases():
+        assert wsmod._utf8(b) == ok, b
+        assert wsmod._utf8(b"x" * 3 + b) == ok, b
+
+
+def pump_raw(ws, timeout=5):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        m = ws.poll()
+        if m is not None:
+            return m
+        time.sleep(0.001)
+    raise AssertionError("timeout; error %r" % ws.error)
 
 
 def test_binary_ignored(echo):
@@ -319,6 +392,24 @@ def test_handshake_timeout(loop):
     srv.stop()
 
 
+def test_reply_read_a_line_at_a_time(loop):
+    # the upgrade reply goes through the 512-byte buffer one line at a time: a longer header
+    # line (a big cookie) is cut, and it does not matter; max_size bounds the reply's total
+    async def script(reader, writer, got):
+        h = await read_request(reader)
+        r = upgrade_reply(h)
+        writer.write(r[:-2] + b"Set-Cookie: " + b"c" * 3000 + b"\r\n\r\n" + frame(1, b"first"))
+        await reader.read()
+
+    srv, _ = raw(loop, script)
+    ws = make(srv.url)
+    ws.connect(None, None)
+    assert pump(ws, lambda o: o) == ["first"]
+    ws.close()
+    assert "HTTP reply too long" in failed(make(srv.url, max_size=2000, backoff_min=10))
+    srv.stop()
+
+
 def test_frame_right_after_reply(loop):
     # the 101 reply and the first frame arrive in one segment
     async def script(reader, writer, got):
@@ -512,6 +603,9 @@ def test_client_close_sends_close_frame(loop):
     (frame(11, b"p"), 1002, "protocol error"),
     (frame(3, b"x"), 1002, "protocol error (frame 0x83)"),
     (frame(1, b"\xff\xfe"), 1007, "UTF-8"),
+    (frame(1, b"a" * 600 + b"\xed\xa0\x80"), 1007, "UTF-8"),  # a surrogate, in a long message
+    (frame(1, b"a" * 600 + b"\xc0\xaf"), 1007, "UTF-8"),  # an overlong form
+    (frame(1, b"a" * 600 + b"\xe2\x82"), 1007, "UTF-8"),  # cut short
 ])
 def test_protocol_errors_drop_link(loop, bad, code, err):
     async def script(reader, writer, got):

@@ -1,6 +1,7 @@
 """mpy_ocpp.ws on the MicroPython unix port (tests_host/mpy/ws_client.py) against servers
 started here: echo, fragments, max_size, ping, reconnect, wss with a DER or PEM CA, client
 certificates (DER), Basic auth, and zero allocation while idle (online and in backoff)."""
+import json
 import socket
 import ssl
 import sys
@@ -91,3 +92,11 @@ def test_offline_backoff_allocates_nothing():
         mpy("offline", "ws://127.0.0.1:%d/ocpp/CP_1" % port)
     finally:
         s.close()
+
+
+def test_utf8_check_agrees_with_cpython(tmp_path):
+    from test_ws import utf8_cases
+
+    path = tmp_path / "utf8.json"
+    path.write_text(json.dumps([[b.hex(), ok] for b, ok in utf8_cases()]))
+    assert "cases" in mpy("utf8", path)

@@ -3,7 +3,7 @@
     .venv/bin/python tools/bench.py [--runs 3] [--messages 1000] [--out docs/BENCHMARKS.md]
 
 Prints a table and writes docs/BENCHMARKS.md:
-- Flash: the `.mpy` size (mpy-cross -O2) of every module, per build: core only (every module
+- Flash: the `.mpy` size (mpy-cross -O3) of every module, per build: core only (every module
   but the feature profiles), core + each profile present, everything.
 - RAM on the 32-bit webassembly port (tools/bench/wasm_ram.py through tools/wasm/run.mjs,
   the charge point driven by the in-memory CSMS of tools/bench/fake.py).
@@ -84,18 +84,18 @@ def profile_of(name):
 
 
 def compile_all(dest):
-    """mpy-cross -O2 every module into dest/mpy_ocpp; {module: .mpy size}."""
+    """mpy-cross -O3 every module into dest/mpy_ocpp; {module: .mpy size}."""
     sizes = {}
     for m in modules():
         src = Path(PKG) / (m.replace(".", "/") + ".py")
         out = Path(dest) / PKG / (m.replace(".", "/") + ".mpy")
         out.parent.mkdir(parents=True, exist_ok=True)
-        p = subprocess.run([MPY_CROSS, "-O2", "-o", str(out), str(src)], cwd=ROOT,
+        p = subprocess.run([MPY_CROSS, "-O3", "-o", str(out), str(src)], cwd=ROOT,
                            capture_output=True, text=True)
         if p.returncode:
             raise SystemExit("mpy-cross %s: %s" % (src, p.stderr))
         sizes[m] = out.stat().st_size
-    COMMANDS.append("mpy-cross -O2 -o build/bench/all/mpy_ocpp/M.mpy mpy_ocpp/M.py  (each module)")
+    COMMANDS.append("mpy-cross -O3 -o build/bench/all/mpy_ocpp/M.mpy mpy_ocpp/M.py  (each module)")
     return sizes
 
 
@@ -386,7 +386,7 @@ def report(sizes, blds, ram, speed, cpy, args, all_blds, failed):
       "tools/bench/mp_speed.py) timed in the same run: %d µs here. Divide by it to compare "
       "machines.\n" % ref)
 
-    a("## Flash: `.mpy` per module (mpy-cross -O2)\n")
+    a("## Flash: `.mpy` per module (mpy-cross -O3)\n")
     rows = []
     for m in sorted(sizes, key=lambda m: -sizes[m]):
         src = (ROOT / PKG / (m.replace(".", "/") + ".py")).stat().st_size
@@ -580,7 +580,7 @@ ANALYSIS = """## Where the bytes go, and what would cut them
 
 - **Flash.** The four largest modules ({top}) make {top_share}% of the {total} B. Validation
   tables (`schema.py`) and the configuration key table are tuples of constants: frozen, they stay
-  in flash. `-O2` already strips asserts and line numbers.
+  in flash. `-O3` strips asserts and line numbers (tracebacks then name no line).
 - **Import heap.** Importing from `.mpy` costs {imp} B because the bytecode, the constant
   tables and the interned names land in RAM. Frozen, what remains is {model} B: {nmod}
   modules, {nfun} function objects, {ncls} classes, counted one by one (method above; the

@@ -29,6 +29,8 @@ def pump(ws, cond, ms=5000):
     t = ticks_ms()
     while ticks_diff(ticks_ms(), t) < ms:
         m = ws.poll()
+        if type(m) is bytearray:  # a message longer than the receive buffer: its UTF-8 text
+            m = m.decode()
         if m is not None:
             out.append(m)
         if cond(out):
