@@ -27,10 +27,6 @@ _AVAIL = "availability.json"
 MAX_CONNECTORS = const(32)  # each costs a Connector and a queued status: ~450 B of heap (32-bit)
 
 
-def _head(b, n):  # the ASCII characters of the first n bytes of a message, as str
-    return "".join([chr(c) for c in b[:n] if c < 128])
-
-
 def _bools(doc):
     return type(doc) is list and all([type(a) is bool for a in doc])
 
@@ -97,7 +93,8 @@ class ChargePoint:
         t = self.transport
         msg = t.poll()
         if msg is not None:
-            self.receive(msg)
+            msg = self._parse(msg)  # the text is let go: a long one is garbage while handled
+            self._dispatch(msg)
         if self._rekey:  # a new AuthorizationKey: reconnect once its answer is out
             self._rekey = False
             self._connect()
@@ -278,41 +275,48 @@ class ChargePoint:
     def receive(self, text):
         """Handle one message from the CSMS: its text as str or as a bytearray of UTF-8 (what
         the transport gives a long one in), or bytes: the head of an oversized one."""
+        self._dispatch(self._parse(text))
+
+    def _parse(self, text):  # -> the frame to handle, else None (answered or logged here)
         try:
-            self._receive(text)
+            msg = None
+            if type(text) is not bytes and not rpc.too_deep(text):
+                try:
+                    msg = json.loads(rpc.surrogates(text))
+                except (ValueError, RuntimeError, MemoryError, OverflowError):  # RecursionError too
+                    pass
+            if type(msg) is list and len(msg) > 2 and type(msg[1]) is str and type(msg[0]) is int:
+                return msg
+            big = type(text) is bytes
+            if type(text) is not str:
+                text = "".join([chr(c) for c in text[:80] if c < 128])
+            mid = rpc.find_id(text)
+            if big:
+                log("message too large, dropped" + (" (call %s)" % mid if mid else ""))
+            else:
+                log("invalid frame: %s" % text[:80])
+            if mid:
+                self.send_error(mid, "FormationViolation",
+                                "Message too large" if big else "Not a valid OCPP-J frame")
         except (RuntimeError, MemoryError, OverflowError, ValueError) as e:  # the last line:
             log("message dropped: %r" % e)  # what deep or huge input can raise, anywhere
+        return None
 
-    def _receive(self, text):
-        if type(text) is bytes:
-            mid = rpc.find_id(_head(text, 48))
-            log("message too large, dropped" + (" (call %s)" % mid if mid else ""))
-            if mid:
-                self.send_error(mid, "FormationViolation", "Message too large")
-            return
-        msg = None
-        if not rpc.too_deep(text):
-            try:
-                msg = json.loads(rpc.surrogates(text))
-            except (ValueError, RuntimeError, MemoryError, OverflowError):  # RecursionError too
-                pass
-        if type(msg) is not list or len(msg) < 3 or type(msg[1]) is not str or type(msg[0]) is not int:
-            if type(text) is not str:
-                text = _head(text, 80)
-            mid = rpc.find_id(text)
-            log("invalid frame: %s" % text[:80])
-            if mid:
-                self.send_error(mid, "FormationViolation", "Not a valid OCPP-J frame")
+    def _dispatch(self, msg):
+        if msg is None:
             return
         kind, mid = msg[0], msg[1]
-        if kind == rpc.CALL:
-            self._incoming(mid, msg)
-        elif kind == rpc.CALLRESULT:
-            self._answer(mid, msg[2], None)
-        elif kind == rpc.CALLERROR:
-            self._answer(mid, None, rpc.error_code(msg[2]) if type(msg[2]) is str else "GenericError")
-        else:
-            log("unknown message type %r" % kind)
+        try:
+            if kind == rpc.CALL:
+                self._incoming(mid, msg)
+            elif kind == rpc.CALLRESULT:
+                self._answer(mid, msg[2], None)
+            elif kind == rpc.CALLERROR:
+                self._answer(mid, None, rpc.error_code(msg[2]) if type(msg[2]) is str else "GenericError")
+            else:
+                log("unknown message type %r" % kind)
+        except (RuntimeError, MemoryError, OverflowError, ValueError) as e:
+            log("message dropped: %r" % e)
 
     def _incoming(self, mid, msg):
         if len(msg) != 4 or type(msg[2]) is not str:

@@ -131,6 +131,9 @@ def build(tree, port, name, args):
     stamp = bdir / "mpy_ocpp-args.txt"
     if stamp.exists() and stamp.read_text() != "\n".join(args):
         shutil.rmtree(bdir)
+    # makemanifest.py recompiles a frozen module only when its .py is newer than its .mpy: a
+    # changed opt= in a manifest would go unnoticed (compiling them all again takes seconds)
+    shutil.rmtree(bdir / "frozen_mpy", ignore_errors=True)
     t = time.monotonic()
     sh(["make", "-C", pdir, "-j%d" % min(4, os.cpu_count() or 1)] + args)
     stamp.write_text("\n".join(args))
