@@ -172,15 +172,22 @@ class LocalList:
         """Apply a SendLocalList; the status to answer."""
         if not full and version <= self.version:
             return "VersionMismatch"
-        changes = {}
-        for e in entries:  # duplicates: the last one wins
+        changes = []  # (key, n, record or None: delete or leave out), n counting from the end
+        while entries:  # taken off the message one by one: it shrinks while the records grow
+            e = entries.pop()
             key = _pad(e["idTag"])
             info = e.get("idTagInfo")
             rec = info and key and _record(key, info)
             if key is None or (info and rec is None):
                 return "Failed"
-            changes[key] = rec  # None: delete (Differential) or leave out (Full)
-        changes = sorted(changes.items())
+            changes.append((key, len(changes), rec))
+        changes.sort()  # in place; of one key's entries, the last in the message comes first
+        n = 0
+        for c in changes:  # and wins
+            if not n or changes[n - 1][0] != c[0]:
+                changes[n] = c
+                n += 1
+        del changes[n:]
         ok = 0 < version < 1 << 32  # 0 means no list; -1 no support (§5.10)
         tmp = self.path + ".tmp"
         old = None if full else self._open()
@@ -221,17 +228,17 @@ class LocalList:
                 old.readinto(k)
                 old.readinto(rest)
                 while i < len(changes) and changes[i][0] < k:
-                    n += self._put(out, changes[i][1])
+                    n += self._put(out, changes[i][2])
                     i += 1
                 if i < len(changes) and changes[i][0] == k:
-                    n += self._put(out, changes[i][1])
+                    n += self._put(out, changes[i][2])
                     i += 1
                 else:
                     out.write(k)
                     out.write(rest)
                     n += 1
-        for _, rec in changes[i:]:
-            n += self._put(out, rec)
+        for c in changes[i:]:
+            n += self._put(out, c[2])
         return n
 
     def _put(self, out, rec):

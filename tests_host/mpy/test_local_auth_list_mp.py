@@ -123,6 +123,18 @@ def test_full_and_differential_updates_and_versions():
     assert _booted(d)[0].local_list.lookup("S") == {"status": "Accepted"}
 
 
+def test_a_tag_listed_twice_takes_its_last_entry():
+    cp, link = _booted()
+    ll = cp.local_list
+    assert _send(cp, link, 1, "Full", [_e("B", "Blocked"), _e("A"), _e("B", "Invalid"), _e("C"),
+                                        _e("B", "Expired"), _e("A", "Blocked")]) == "Accepted"
+    assert ll.count == 3 and ll.lookup("A") == {"status": "Blocked"}
+    assert ll.lookup("B") == {"status": "Expired"} and ll.lookup("C") == {"status": "Accepted"}
+    assert _send(cp, link, 2, "Differential", [{"idTag": "C"}, _e("C", "Blocked"), _e("D"),
+                                                {"idTag": "D"}]) == "Accepted"
+    assert ll.count == 3 and ll.lookup("C") == {"status": "Blocked"} and ll.lookup("D") is None
+
+
 def test_limits_failed_and_callerror():
     cp, link = _booted()
     cp.config.set_default("LocalAuthListMaxLength", 3)
