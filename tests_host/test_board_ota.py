@@ -50,15 +50,19 @@ class Fw:
         return http.Transfer(url, path, sink=sink)
 
 
-def drive(job, reboots, limit=10000):
-    """Step a hook's job like firmware_management does: True/False, or "reset"."""
+def drive(job, reboots, limit=30):
+    """Step a hook's job like firmware_management does: True/False, or "reset". Bounded in
+    time, not steps: a download waits on the local web server, slower on a loaded machine."""
     before = len(reboots)
-    for steps in range(limit):
+    end = time.monotonic() + limit
+    steps = 0
+    while time.monotonic() < end:
         if len(reboots) > before:
             return "reset", steps
         r = _poll(job)
         if r is not None:
             return r, steps
+        steps += 1
     raise AssertionError("job never ended")
 
 

@@ -28,7 +28,7 @@ def test_manifest_freezes_the_package():
            "metadata": lambda **k: calls.append(("metadata", k["version"])),
            "package": lambda name, **k: calls.append(("package", name, k.get("opt")))}
     exec(compile(text, "manifest.py", "exec"), env)
-    assert ("package", "mpy_ocpp", 2) in calls
+    assert ("package", "mpy_ocpp", 3) in calls
     assert ("include", "$(BOARD_DIR)/manifest.py") in calls  # the board's own first: test_manifest.py
     version = json.loads((ROOT / "package.json").read_text())["version"]
     assert ("metadata", version) in calls
@@ -56,9 +56,9 @@ def test_boards_manifest_freezes_library_and_every_board_module():
     _run_manifest(ROOT / "boards" / "manifest.py", calls)
     assert calls.count(("include", "$(BOARD_DIR)/manifest.py")) == 1  # once in the chain
     packages = {c[1]: c for c in calls if c[0] == "package"}
-    assert packages["mpy_ocpp"][4] == 2
+    assert packages["mpy_ocpp"][4] == 3
     _, _, files, base, opt = packages["boards"]
-    assert base == ROOT and opt == 2
+    assert base == ROOT and opt == 3
     frozen = {"boards/" + f for f in files}
     assert len(frozen) == len(files)
     assert frozen == BOARD_SOURCES  # every module under boards/ (not the manifest itself)
