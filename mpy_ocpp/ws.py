@@ -25,7 +25,6 @@
 import sys
 import select
 import socket
-import hashlib
 from binascii import a2b_base64, b2a_base64
 from errno import EINPROGRESS
 
@@ -41,12 +40,10 @@ except ImportError:  # ports without os.urandom
 
 
 _MPY = sys.implementation.name == "micropython"
-if _MPY:
-    _WB = ()  # MicroPython streams return None instead of raising when they would block
-else:
-    from ssl import SSLWantReadError, SSLWantWriteError
-
-    _WB = (BlockingIOError, SSLWantReadError, SSLWantWriteError)
+# what a non-blocking socket raises when it would block: MicroPython streams return None
+# instead; CPython's TLS adds its two errors once a wss:// link is made (_context): ssl is
+# imported only then (on CPython it loads OpenSSL: 6 MB of RSS; on MicroPython it costs heap)
+_WB = () if _MPY else (BlockingIOError,)
 
 # link states
 _OFF = const(0)  # no socket; the next attempt is due at self._at (if self._run)
@@ -109,13 +106,12 @@ def _text(b):  # -> str, or the connection fails with 1007
     raise _Err("invalid UTF-8 in a text message", 1007)
 
 
-def _b64(b):
-    return b2a_base64(b)[:-1].decode()
-
-
 def _context(ca, verify, cert, key):
+    global _WB
     import ssl
 
+    if not _MPY:
+        _WB = (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
     c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # MicroPython's defaults to CERT_NONE
     if verify:
         if ca is None:
@@ -183,7 +179,8 @@ class WebSocket:
         self._auth = None
         if user is not None:
             p = password or ""
-            self._auth = _b64(user.encode() + b":" + (p.encode() if isinstance(p, str) else p))
+            p = user.encode() + b":" + (p.encode() if isinstance(p, str) else p)
+            self._auth = b2a_base64(p)[:-1].decode()
         self._shut(1000)
         self._run = True
         self._bo = self._bmin
@@ -315,8 +312,15 @@ class WebSocket:
         self._wr = s.write if _MPY else s.send
         self._p = select.poll()  # a new one: MicroPython polls the TLS object itself
         self._p.register(s, _POLLIN)
-        key = _b64(_rand(16))
-        self._acc = _b64(hashlib.sha1(key.encode() + _GUID).digest())
+        key = b2a_base64(_rand(16))[:-1].decode()
+        if _MPY:
+            from hashlib import sha1
+        else:
+            try:
+                from _sha1 import sha1  # CPython's builtin: hashlib loads OpenSSL (3.7 MB RSS)
+            except ImportError:
+                from hashlib import sha1
+        self._acc = b2a_base64(sha1(key.encode() + _GUID).digest())[:-1].decode()
         r = ("GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
              "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: %s\r\n"
              % (self._path, self._net, key, self._proto))
