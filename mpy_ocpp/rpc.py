@@ -42,12 +42,48 @@ class Ids:
         return "%s-%d" % (self.prefix, self.n)
 
 
+_SHORT = 512  # a container whose JSON text is estimated at most this long goes as one piece
+
+
+def _left(obj, n):
+    """What is left of n after the JSON text of the container obj, estimated without writing
+    it (for ASCII text an upper bound: a string is its length and quotes, an int up to 9 digits
+    10 characters, any other scalar 24, the longest float), < 0 once over: the walk stops
+    there, so it costs O(n) for a document of any size and allocates nothing."""
+    d = type(obj) is dict
+    n -= 2
+    for v in obj:
+        if d:  # v is a key: its quotes, ": " and ", "
+            n -= len(v) + 6 if type(v) is str else 30
+            v = obj[v]
+        else:
+            n -= 2
+        t = type(v)
+        if t is str:
+            n -= len(v) + 2
+        elif t is int and -999999999 <= v <= 999999999:
+            n -= 10
+        elif t is list or t is tuple or t is dict:
+            n = _left(v, n)
+        else:
+            n -= 24
+        if n < 0:
+            break
+    return n
+
+
 def dump(obj, out):
-    """Write the JSON text of `obj` (the text json.dumps gives) to `out(str)` in pieces: one per
-    scalar, key and separator. A large document (a journal, a GetConfiguration answer) never
-    exists as one string, only as small ones (the largest is the longest string value)."""
+    """Write the JSON text of `obj` (the text json.dumps gives) to `out(str)` in pieces: a
+    container whose text is short (at most _SHORT characters, estimated by _left: a usual OCPP
+    message, one sampledValue, one configuration key) is one json.dumps piece; a longer one is
+    written member by member, its brackets, keys and separators as pieces of their own. A large
+    document (a journal, a GetConfiguration answer) never exists as one string, only as small
+    ones (the largest: a short container, or a long string value)."""
     t = type(obj)
     if t is list or t is tuple:
+        if _left(obj, _SHORT) >= 0:
+            out(json.dumps(obj))
+            return
         out("[")
         s = ""
         for v in obj:
@@ -57,6 +93,9 @@ def dump(obj, out):
             dump(v, out)
         out("]")
     elif t is dict:
+        if _left(obj, _SHORT) >= 0:
+            out(json.dumps(obj))
+            return
         out("{")
         s = ""
         for k, v in obj.items():

@@ -6,11 +6,12 @@
 # Every message goes out as ONE frame (no fragments: some CSMS stacks and proxies mishandle
 # continuation frames). No allocation holds a whole large message: send() also takes a document
 # (a list), whose JSON text a first pass only measures (the frame's length header) and a second
-# writes piece by piece, masked, into blocks of 512 bytes queued in order (a short message is
-# one block, header included). The queue takes any message while empty (also one larger than
-# max_size) and otherwise only while it stays within 2 * max_size bytes, so an answer fits
-# behind a call being written; a refused message makes send() return False (logged) and nothing
-# of it is queued, nor of one that fails half-way: a frame is queued whole or not at all.
+# writes piece by piece (rpc.dump) into blocks of 512 bytes, each masked once full and queued in
+# order (a short message is one block, header included; its text, one piece, is made once).
+# The queue takes any message while empty (also one larger than max_size) and otherwise only
+# while it stays within 2 * max_size bytes, so an answer fits behind a call being written; a
+# refused message makes send() return False (logged) and nothing of it is queued, nor of one
+# that fails half-way: a frame is queued whole or not at all.
 # No progress for `timeout` drops the link. Pong and close frames go through the same queue
 # (after the blocks of a frame, never between them); a close frame gets one write attempt
 # before the socket is closed.
@@ -29,7 +30,6 @@
 import sys
 import select
 import socket
-import hashlib
 from binascii import a2b_base64, b2a_base64
 from errno import EINPROGRESS
 
@@ -45,12 +45,10 @@ except ImportError:  # ports without os.urandom
 
 
 _MPY = sys.implementation.name == "micropython"
-if _MPY:
-    _WB = ()  # MicroPython streams return None instead of raising when they would block
-else:
-    from ssl import SSLWantReadError, SSLWantWriteError
-
-    _WB = (BlockingIOError, SSLWantReadError, SSLWantWriteError)
+# what a non-blocking socket raises when it would block: MicroPython streams return None
+# instead; CPython's TLS adds its two errors once a wss:// link is made (_context): ssl is
+# imported only then (on CPython it loads OpenSSL: 6 MB of RSS; on MicroPython it costs heap)
+_WB = () if _MPY else (BlockingIOError,)
 
 # link states
 _OFF = const(0)  # no socket; the next attempt is due at self._at (if self._run)
@@ -125,8 +123,11 @@ def _text(b):  # -> str, or the connection fails with 1007
 
 
 def _context(ca, verify, cert, key):
+    global _WB
     import ssl
 
+    if not _MPY:
+        _WB = (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
     c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # MicroPython's defaults to CERT_NONE
     if verify:
         if ca is None:
@@ -183,7 +184,7 @@ class WebSocket:
         self._pi, self._tmo, self._bmin, self._bmax = (  # ms
             int(x * 1000) for x in (ping_interval, timeout, backoff_min, backoff_max))
         self._log = _log if log is None else log
-        self._s = self._raw = self._auth = self._pend = self._hs = self._fb = None
+        self._s = self._raw = self._auth = self._pend = self._hs = self._fb = self._p1 = None
         self._oq = []  # outgoing frames (memoryviews), oldest first
         self._on = 0  # bytes in _oq
         self._st = _OFF
@@ -212,11 +213,13 @@ class WebSocket:
     def send(self, msg):
         """Queue one text message as one frame: a str, or a document (an OCPP-J frame as a
         list) whose JSON text goes piece by piece (rpc.dump) into the frame, never whole: a
-        first pass counts its bytes, a second masks them into blocks of _CHUNK bytes."""
+        first pass counts its bytes, a second copies them into blocks of _CHUNK bytes, masked.
+        A text that came as one piece (a str, or a short document) is made once: the first
+        pass keeps it for the second."""
         if not self.online:
             return False
         q, on = len(self._oq), self._on
-        self._fb = None  # no block yet: the first pass counts
+        self._fb = self._p1 = None  # no block yet: the first pass counts
         self._fn = 0
         ok = False
         try:
@@ -224,7 +227,7 @@ class WebSocket:
                 self._piece(msg) if type(msg) is str else dump(msg, self._piece)
                 ok = self._tx(_TEXT, self._fn, msg)
             finally:
-                self._fb = None
+                self._fb = self._p1 = None
                 if not ok and len(self._oq) > q:  # never part of a frame: before any write
                     del self._oq[q:]
                     self._on = on
@@ -240,28 +243,42 @@ class WebSocket:
             return False
 
     def _piece(self, s):  # a piece of the payload (str or bytes): counted while no block is
-        # open, else masked into the blocks (mask index = payload offset & 3), a full block queued
+        # open (send()'s first pass), else copied into the blocks. A block is masked and queued
+        # as soon as it is full (blocks are sized to the payload: the last one fills with its
+        # last byte); every block after the first starts at a payload offset that is a multiple
+        # of _CHUNK, so its mask index starts at 0 as the first block's does.
         b = s.encode() if type(s) is str and not _MPY else memoryview(s)  # MicroPython: no copy
         k = len(b)
         f = self._fb
         if f is None:
+            self._p1 = b if self._p1 is None else False  # the first piece; False after one more
             self._fn += k
             return
-        o, i, n, m = self._fo, self._fi, self._fn, self._fm
+        o, i, n = self._fo, self._fi, self._fn
         if o + k > n:
             raise ValueError("message changed while sent")
         j = 0
         while j < k:
-            if i == len(f):
-                self._queue(f)
-                f = self._fb = bytearray(min(n - o, _CHUNK))
-                i = 0
             e = min(k - j, len(f) - i)
-            for x in range(e):
-                f[i + x] = b[j + x] ^ m[(o + x) & 3]
+            f[i : i + e] = b if e == k else b[j : j + e]
             i += e
             j += e
             o += e
+            if i == len(f):  # full: XOR its payload (from a) with the mask, queue it
+                a, m = self._fa, self._fm
+                if _MPY:  # a loop per mask byte, in place: no allocation
+                    for r in range(4):
+                        c = m[r]
+                        for x in range(a + r, i, 4):
+                            f[x] ^= c
+                else:  # one int XOR for the block
+                    e = i - a
+                    f[a:] = (int.from_bytes(f[a:], "little") ^ int.from_bytes(
+                        (m * ((e + 3) >> 2))[:e], "little")).to_bytes(e, "little")
+                self._queue(f)
+                if o < n:  # else f stays, full: a piece more is a changed message
+                    f = self._fb = bytearray(min(n - o, _CHUNK))
+                    i = self._fa = 0
         self._fo, self._fi = o, i
 
     def poll(self):
@@ -328,9 +345,15 @@ class WebSocket:
         self._wr = s.write if _MPY else s.send
         self._p = select.poll()  # a new one: MicroPython polls the TLS object itself
         self._p.register(s, _POLLIN)
-        key = b2a_base64(_rand(16))[:-1]
-        self._acc = b2a_base64(hashlib.sha1(key + _GUID).digest())[:-1].decode()
-        key = key.decode()
+        key = b2a_base64(_rand(16))[:-1].decode()
+        if _MPY:
+            from hashlib import sha1
+        else:
+            try:
+                from _sha1 import sha1  # CPython's builtin: hashlib loads OpenSSL (3.7 MB RSS)
+            except ImportError:
+                from hashlib import sha1
+        self._acc = b2a_base64(sha1(key.encode() + _GUID).digest())[:-1].decode()
         r = ("GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
              "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: %s\r\n"
              % (self._path, self._net, key, self._proto))
@@ -471,8 +494,9 @@ class WebSocket:
         return True
 
     def _tx(self, op, n, msg):  # queue one masked frame of n payload bytes, the text of msg
-        # (as send() counted it) -> False, nothing queued, if the queue has no room (a close
-        # frame always goes in: it is the last one); a ping or pong is simply skipped then
+        # (as send() counted it; kept whole in _p1 if it was one piece) -> False, nothing
+        # queued, if the queue has no room (a close frame always goes in: it is the last one);
+        # a ping or pong is simply skipped then
         h = 2 if n < 126 else 4 if n < 65536 else 10
         if op != _CLOSE and self._oq and self._on + h + 4 + n > 2 * self._max:
             return False
@@ -483,12 +507,20 @@ class WebSocket:
             f[2:h] = n.to_bytes(h - 2, "big")
         self._fm = m = _rand(4)  # a fresh mask for every frame
         f[h : h + 4] = m
-        self._fi, self._fn, self._fo = h + 4, n, 0
-        if n:
-            dump(msg, self._piece) if op == _TEXT and type(msg) is not str else self._piece(msg)
+        self._fi = self._fa = h + 4  # where the payload starts in the block
+        self._fn, self._fo = n, 0
+        if n:  # _piece queues every block, the last one once the n-th byte is in
+            p = self._p1
+            if p:
+                self._piece(p)
+            elif op == _TEXT and type(msg) is not str:
+                dump(msg, self._piece)
+            else:
+                self._piece(msg)
             if self._fo != n:
                 raise ValueError("message changed while sent")
-        self._queue(self._fb)  # the last block
+        else:
+            self._queue(f)
         self._fb = None
         return True
 
