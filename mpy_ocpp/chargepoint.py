@@ -66,7 +66,7 @@ class ChargePoint:
         boot["chargePointVendor"] = vendor
         boot["chargePointModel"] = model
         self.boot = boot
-        self.ids = rpc.Ids()
+        self.ids = 0  # the last message id's counter
         self.queue = []
         self.queue_size = max(queue_size, connectors + 8)  # a status per connector + boot + room
         self.call_timeout = call_timeout
@@ -240,7 +240,8 @@ class ChargePoint:
         payload = best[_PAYLOAD]
         if clock.marked:  # timestamps taken before the clock was known
             clock.fix(payload)
-        mid = self.ids.next()
+        self.ids += 1
+        mid = "%s-%d" % (rpc.PREFIX, self.ids)
         if self._send([rpc.CALL, mid, best[_ACTION], payload]):
             self.queue.remove(best)
             self.pending = (mid, best, now)

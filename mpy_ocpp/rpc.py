@@ -30,18 +30,8 @@ def error_code(code):
     return code
 
 
-class Ids:
-    """Unique message ids: a random per-boot prefix and a counter (well under 36 chars)."""
-
-    def __init__(self):
-        self.prefix = "%08x" % random.getrandbits(32)
-        self.n = 0
-
-    def next(self):
-        self.n += 1
-        return "%s-%d" % (self.prefix, self.n)
-
-
+# Message ids: a random per-boot prefix and a counter per ChargePoint (well under 36 chars)
+PREFIX = "%08x" % random.getrandbits(32)
 _SHORT = 512  # a container whose JSON text is estimated at most this long goes as one piece
 
 

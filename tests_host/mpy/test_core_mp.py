@@ -6,7 +6,7 @@ import json
 from mpy_ocpp import ChargePoint, clock
 from mpy_ocpp.authorization_cache import AuthorizationCache
 from mpy_ocpp.config import INT, REBOOT
-from mpy_ocpp.rpc import Ids, error_code, find_id
+from mpy_ocpp.rpc import error_code, find_id
 from mpy_ocpp.store import Store
 from tests_host.mpy.fakes import Link, state_dir
 
@@ -62,9 +62,14 @@ def test_store_atomic_write_and_recovery():
 
 
 def test_rpc_ids_and_error_spellings():
-    ids = Ids()
-    a, b = ids.next(), ids.next()
-    assert a != b and len(a) <= 36
+    cp, link = _booted()
+    for _ in range(2):
+        cp.call("DataTransfer", {"vendorId": "x"})
+        cp.loop()
+        link.inbox.append(json.dumps([3, cp.pending[0], {"status": "Accepted"}]))
+        cp.loop()
+    a, b = [m[1] for m in link.sent if m[0] == 2][-2:]
+    assert a != b and len(a) <= 36 and a.split("-")[0] == b.split("-")[0]
     assert error_code("FormatViolation") == "FormationViolation"
     assert error_code("OccurrenceConstraintViolation") == "OccurenceConstraintViolation"
     assert error_code("NotImplemented") == "NotImplemented"
