@@ -18,7 +18,8 @@ from binascii import b2a_base64
 from errno import EINPROGRESS
 
 from .compat import const, ticks_diff, ticks_ms
-from .ws import _MPY, _WB, _context, _events
+from . import ws  # ws._WB grows once TLS is used: read it there, not a copy
+from .ws import _MPY, _context, _events
 
 _DNS = const(0)  # nothing done yet
 _TCP = const(1)  # non-blocking connect under way
@@ -114,7 +115,7 @@ class Transfer:
         if st == _TLS:
             try:
                 self._s.do_handshake()
-            except _WB:
+            except ws._WB:
                 return False
             self._st = _REQ
             return True
@@ -187,13 +188,13 @@ class Transfer:
     def _send(self, mv):  # -> bytes written, 0 if none now
         try:
             return self._wr(mv) or 0
-        except _WB:
+        except ws._WB:
             return 0
 
     def _recv(self, mv):  # -> bytes read, None if none now, 0 at the end of the stream
         try:
             return self._rd(mv)  # MicroPython: None when it would block
-        except _WB:
+        except ws._WB:
             return None
 
     def _upload(self):
