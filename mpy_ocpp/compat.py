@@ -27,8 +27,17 @@ except AttributeError:  # CPython: same 30-bit wrap-around as the boards
 
 if sys.implementation.name == "micropython":
     mktime_utc = time.mktime  # the ports read the tuple as UTC, in their own epoch (2000 on ESP32)
-else:
-    from calendar import timegm as mktime_utc
+else:  # CPython: calendar.timegm's arithmetic (importing calendar loads datetime and locale)
+
+    def mktime_utc(t):
+        y, m = t[0], t[1]
+        if not 1 <= m <= 12:
+            raise ValueError("month")
+        if m < 3:  # count from March: the leap day ends the year
+            y -= 1
+            m += 12
+        days = 365 * y + y // 4 - y // 100 + y // 400 + (153 * (m - 3) + 2) // 5 + t[2] - 719469
+        return days * 86400 + t[3] * 3600 + t[4] * 60 + t[5]
 
 
 def log(*args):
