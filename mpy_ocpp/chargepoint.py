@@ -339,7 +339,8 @@ class ChargePoint:
             log("%s failed: %r" % (action, e))
             return self.send_error(mid, "InternalError", "")
         try:
-            self._send([rpc.CALLRESULT, mid, res])
+            if not self._send([rpc.CALLRESULT, mid, res]):  # no room or memory for it now:
+                self.send_error(mid, "InternalError", "")  # a short answer may still go
         except TypeError as e:  # an answer that is not JSON (a bug): nothing of it went out
             log("%s failed: %r" % (action, e))
             self.send_error(mid, "InternalError", "")

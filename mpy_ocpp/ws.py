@@ -226,6 +226,9 @@ class WebSocket:
             try:
                 self._piece(msg) if type(msg) is str else dump(msg, self._piece)
                 ok = self._tx(_TEXT, self._fn, msg)
+            except MemoryError:  # refused, the link kept: a reconnect would need more memory
+                self._log("ws: no memory for an outgoing message now, refused")
+                return False
             finally:
                 self._fb = self._p1 = None
                 if not ok and len(self._oq) > q:  # never part of a frame: before any write

@@ -180,6 +180,24 @@ def test_utf8_check_agrees_with_cpython():
         assert wsmod._utf8(b"x" * 3 + b) == ok, b
 
 
+def test_no_memory_for_an_outgoing_message_refuses_it_and_keeps_the_link(echo, monkeypatch):
+    ws = up(make(echo.url))
+    real = bytearray
+
+    def short(n):
+        if n > 100:
+            raise MemoryError
+        return real(n)
+    monkeypatch.setattr(wsmod, "bytearray", short, raising=False)
+    assert not ws.send("y" * 600) and not ws.send([3, "id", {"k": "z" * 600}])
+    assert ws.online and not ws._oq and ws._on == 0
+    assert "ws: no memory for an outgoing message now, refused" in ws._log
+    assert ask(ws, "short") == "short"  # a short one still fits
+    monkeypatch.undo()
+    assert ask(ws, "y" * 600) == "y" * 600
+    ws.close()
+
+
 def pump_raw(ws, timeout=5):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -529,13 +547,16 @@ def test_a_frame_that_fails_half_way_is_never_written(loop):
     ws._wr = wr  # the drop below writes what is queued: only whole frames
     ws.room = 3  # the 4th block of the next frame fails: its 3 blocks are taken back
     assert not ws.send([3, "id", {"a": "x" * 3000}])
-    assert ws.error == "send failed" and not ws.online
+    assert ws.online and ws.error is None  # refused, the link kept
+    assert "ws: no memory for an outgoing message now, refused" in ws._log
+    ws.room = None
+    ws.close()  # writes what is queued, then its close frame: nothing of the refused one
     for _ in range(500):
         if len(got) == 2:
             break
         time.sleep(0.01)
     srv.stop()
-    assert got == [(True, 1, b"first"), b""]
+    assert got[0] == (True, 1, b"first") and got[1][:2] == b"\x88\x82"  # a masked close, 2 bytes
 
 
 def test_ping_between_fragments_and_split_utf8(loop):

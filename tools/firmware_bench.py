@@ -515,13 +515,15 @@ def report(r, args):
             "Heap figures are `gc.mem_alloc()` after `gc.collect()`, above what was allocated "
             "before the library was imported. Over `ws://` and `wss://` the figures are the "
             "range of %d runs." % len(m["ws"]["idle"]), "",
-            "Success is not monotonic in the heap size: the session needs a few 2.5–3.5 KB "
-            "blocks in one piece, and where they fit depends on fragmentation. The smallest heap "
-            "is therefore taken where the size and those 1, 2 and 4 KB above it all passed %d/%d; "
-            "smaller sizes that passed all the same, and how the session failed at each size "
-            "tried (the end of its output; `store.py ... save` is the journal or a state file "
-            "written whole, `GetConfiguration` the answer built whole, `link down ... 3326 bytes` "
-            "the WebSocket frame of that answer):" % (args.runs, args.runs), ""]
+            "Success is not monotonic in the heap size: the session needs one block the size of "
+            "its longest incoming message in one piece (the 3.1 KB SendLocalList: the transport "
+            "reads a message longer than its 512-byte buffer into a bytearray of its size) and "
+            "512-byte blocks for outgoing frames, and where they fit depends on fragmentation. "
+            "The smallest heap is therefore taken where the size and those 1, 2 and 4 KB above it "
+            "all passed %d/%d; smaller sizes that passed all the same, and how the session failed "
+            "at each size tried (the end of its output; `message too large, dropped` is an "
+            "incoming message there was no block for, answered FormationViolation; `allocating "
+            "512 bytes` a block of an outgoing frame):" % (args.runs, args.runs), ""]
     for key, label in (("heap_ws", "ws://"), ("heap_wss", "wss://"), ("heap_tracked", "wss://, mbedTLS in the heap")):
         if r["lucky_" + key]:
             out.append("- %s passed below the smallest at: %s" % (label, ", ".join(kb(h) for h in r["lucky_" + key])))
@@ -539,7 +541,9 @@ def report(r, args):
         out.append("| %s | %s | %s |" % (name, kb(u), kb(r["imports_qemu"].get(name, 0))))
     out += ["", "Each module is imported after those it imports, under a stand-in package (the "
             "`__init__` row is the package itself). A module may carry the growth of `sys.modules`'s "
-            "table (a few hundred bytes) that its import happened to trigger."]
+            "table (a few hundred bytes) that its import happened to trigger. `http` is imported by "
+            "the library only when a firmware transfer starts: it is let go once measured, and "
+            "the idle figures, those of a real boot, do not hold it."]
     out += ["", "Manifests, checked with the tree's `tools/manifestfile.py` (files frozen: the "
             "board's own manifest / `manifest.py` / `boards/manifest.py`; ok = ours is the "
             "board's own plus the library, nothing lost):", "",

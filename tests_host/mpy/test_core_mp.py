@@ -154,6 +154,16 @@ def test_answers_while_own_call_is_outstanding():
     assert reply == [3, "t1", {"status": "Accepted"}] and cp.pending is not None
 
 
+def test_an_answer_the_transport_refuses_becomes_a_short_internal_error():
+    cp, link = _booted()
+    send = link.send
+    link.send = lambda text: len(text) < 200 and send(text)  # no room for a long answer now
+    r = _call(cp, link, "GetConfiguration", {})
+    assert r[0] == 4 and r[2] == "InternalError"
+    link.send = send
+    assert _call(cp, link, "GetConfiguration", {})[0] == 3
+
+
 def test_data_transfer_unknown_vendor_without_hook():
     cp, link = _booted()
     assert _call(cp, link, "DataTransfer", {"vendorId": "x"})[2] == {"status": "UnknownVendorId"}
