@@ -227,7 +227,9 @@ class WebSocket:
                 self._piece(msg) if type(msg) is str else dump(msg, self._piece)
                 ok = self._tx(_TEXT, self._fn, msg)
             except MemoryError:  # refused, the link kept: a reconnect would need more memory
-                self._log("ws: no memory for an outgoing message now, refused")
+                if not self._full:  # once until the link moves again (the core retries)
+                    self._full = True
+                    self._log("ws: no memory for an outgoing message now, refused")
                 return False
             finally:
                 self._fb = self._p1 = None

@@ -223,3 +223,15 @@ def test_valid_utf8_edges_pass(loop, runtime):
     finally:
         srv.stop()
     assert got == VALID
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_no_memory_for_a_message_keeps_the_link(loop, runtime):
+    # an outgoing message there is no memory for is refused (one log line, nothing queued),
+    # an incoming one is read and dropped like an oversized one; the link stays up
+    srv = EchoServer(loop)
+    try:
+        assert "OK nomem" in run(runtime, "nomem", srv.url)
+        assert srv.connections == 1
+    finally:
+        srv.stop()

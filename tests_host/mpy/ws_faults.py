@@ -192,6 +192,30 @@ def slow(url, n, ca=None):
     assert worst < 50000 and refused  # the queue did fill up
 
 
+def nomem(url):
+    # no memory for a message, either way: refused or dropped, the link kept
+    ws = WebSocket(url, timeout=3, backoff_min=10, log=Log())
+    ws.connect(None, None)
+    pump(ws, lambda o: ws.online)
+
+    def short(n):
+        if n > 100:
+            raise MemoryError
+        return bytearray(n)
+    wsmod.bytearray = short  # the module's name shadows the builtin
+    assert not ws.send("y" * 600) and not ws.send([3, "id", {"k": "z" * 600}])
+    assert ws.online and not ws._oq
+    assert ws._log.count("ws: no memory for an outgoing message now, refused") == 1, ws._log
+    assert ws.send("!size 700")
+    assert pump(ws, lambda o: o)[0] == b"x" * 64  # no buffer for it: its head, as if oversized
+    assert "ws: no memory for a message of 700 bytes" in ws._log
+    wsmod.bytearray = bytearray
+    assert ws.send("!size 700") and pump(ws, lambda o: o)[0] == "x" * 700
+    assert ws.send("y" * 600) and pump(ws, lambda o: o)[0] == "y" * 600
+    ws.close()
+    print("OK nomem")
+
+
 name = sys.argv[1]
 globals()[name](*sys.argv[2:])
 print("OK", name)
