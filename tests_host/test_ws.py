@@ -14,13 +14,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mpy_ocpp import ws as wsmod  # noqa: E402
 from mpy_ocpp.ws import WebSocket  # noqa: E402
+from tests_host.mpy.wsutil import Log, pump  # noqa: E402
 from wsserver import (EchoServer, frame, handshake, raw, read_fragment,  # noqa: E402
                       read_frame, read_request, upgrade_reply)
-
-
-class Log(list):
-    def __call__(self, *args):
-        self.append(" ".join(str(a) for a in args))
 
 
 def make(url, **kw):
@@ -29,22 +25,6 @@ def make(url, **kw):
     kw.setdefault("backoff_max", 0.2)
     kw.setdefault("log", Log())
     return WebSocket(url, **kw)
-
-
-def pump(ws, cond, timeout=5):
-    """poll() until cond(messages) is true; -> the messages."""
-    out = []
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        m = ws.poll()
-        if type(m) is bytearray:  # a message longer than the receive buffer: its UTF-8 text
-            m = m.decode()
-        if m is not None:
-            out.append(m)
-        if cond(out):
-            return out
-        time.sleep(0.001)
-    raise AssertionError("timeout; got %r, error %r" % (out, ws.error))
 
 
 def ask(ws, text):
@@ -119,6 +99,15 @@ def test_max_size_exact_and_oversized(echo):
     ws.close()
 
 
+def no_memory_above(monkeypatch, limit):
+    """mpy_ocpp.ws's bytearray() raises MemoryError above `limit` bytes (until undone)."""
+    def alloc(n):
+        if n > limit:
+            raise MemoryError
+        return bytearray(n)
+    monkeypatch.setattr(wsmod, "bytearray", alloc, raising=False)
+
+
 def test_a_long_message_gets_a_buffer_of_its_own(echo, monkeypatch):
     # idle, the transport holds a 512-byte receive buffer; a longer message arrives in a
     # bytearray of exactly its size, handed over as it is (no str copy), and let go after;
@@ -135,13 +124,7 @@ def test_a_long_message_gets_a_buffer_of_its_own(echo, monkeypatch):
     assert type(m) is bytearray and m == b"x" * 513 and ws._big is None
     m = raw("!frag " + ",".join(["\u00e9" * 150] * 3))  # fragments: grows as they come
     assert type(m) is bytearray and m.decode() == "\u00e9" * 450 and len(m) == 900
-    real = bytearray
-
-    def tight(n):
-        if n > 512:
-            raise MemoryError
-        return real(n)
-    monkeypatch.setattr(wsmod, "bytearray", tight, raising=False)
+    no_memory_above(monkeypatch, 512)
     assert raw("!size 2000") == b"x" * 64
     assert "ws: no memory for a message of 2000 bytes" in ws._log
     monkeypatch.undo()
@@ -182,13 +165,7 @@ def test_utf8_check_agrees_with_cpython():
 
 def test_no_memory_for_an_outgoing_message_refuses_it_and_keeps_the_link(echo, monkeypatch):
     ws = up(make(echo.url))
-    real = bytearray
-
-    def short(n):
-        if n > 100:
-            raise MemoryError
-        return real(n)
-    monkeypatch.setattr(wsmod, "bytearray", short, raising=False)
+    no_memory_above(monkeypatch, 100)
     assert not ws.send("y" * 600) and not ws.send([3, "id", {"k": "z" * 600}])
     assert ws.online and not ws._oq and ws._on == 0
     assert ws._log.count("ws: no memory for an outgoing message now, refused") == 1  # not per try

@@ -4,24 +4,9 @@
 import gc
 import json
 import sys
-import time
 
 from mpy_ocpp.ws import WebSocket
-
-
-def pump(ws, cond, ms=5000):
-    out = []
-    t = time.ticks_ms()
-    while time.ticks_diff(time.ticks_ms(), t) < ms:
-        m = ws.poll()
-        if type(m) is bytearray:  # a message longer than the receive buffer: its UTF-8 text
-            m = m.decode()
-        if m is not None:
-            out.append(m)
-        if cond(out):
-            return out
-        time.sleep_ms(1)
-    raise AssertionError("timeout: %r, error %r" % (out, ws.error))
+from tests_host.mpy.wsutil import pump
 
 
 def ask(ws, text):

@@ -11,32 +11,13 @@ sys.path.insert(0, __file__.rsplit("/", 3)[0])  # the repo root (CPython; MICROP
 from mpy_ocpp import ws as wsmod  # noqa: E402
 from mpy_ocpp.compat import ticks_diff, ticks_ms  # noqa: E402
 from mpy_ocpp.ws import WebSocket  # noqa: E402
+from tests_host.mpy.wsutil import Log, pump  # noqa: E402
 
 try:
     from time import ticks_us
 except ImportError:  # CPython
     def ticks_us():
         return int(time.perf_counter() * 1000000)
-
-
-class Log(list):
-    def __call__(self, *args):
-        self.append(" ".join(str(a) for a in args))
-
-
-def pump(ws, cond, ms=5000):
-    out = []
-    t = ticks_ms()
-    while ticks_diff(ticks_ms(), t) < ms:
-        m = ws.poll()
-        if type(m) is bytearray:  # a message longer than the receive buffer: its UTF-8 text
-            m = m.decode()
-        if m is not None:
-            out.append(m)
-        if cond(out):
-            return out
-        time.sleep(0.001)
-    raise AssertionError("timeout: %r, error %r" % (out, ws.error))
 
 
 def small_sndbuf(ws):
