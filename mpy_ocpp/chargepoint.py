@@ -274,8 +274,9 @@ class ChargePoint:
     # incoming messages
 
     def receive(self, text):
-        """Handle one message from the CSMS: its text as str or as a bytearray of UTF-8 (what
-        the transport gives a long one in), or bytes: the head of an oversized one."""
+        """Handle one message from the CSMS: its text as str, or as UTF-8 in a bytearray or a
+        list of them (how the transport hands over a long one), or bytes: the head of an
+        oversized one."""
         self._dispatch(self._parse(text))
 
     def _parse(self, text):  # -> the frame to handle, else None (answered or logged here)
@@ -283,14 +284,14 @@ class ChargePoint:
             msg = None
             if type(text) is not bytes and not rpc.too_deep(text):
                 try:
-                    msg = json.loads(rpc.surrogates(text))
+                    msg = rpc.loads(rpc.surrogates(text))
                 except (ValueError, RuntimeError, MemoryError, OverflowError):  # RecursionError too
                     pass
             if type(msg) is list and len(msg) > 2 and type(msg[1]) is str and type(msg[0]) is int:
                 return msg
             big = type(text) is bytes
-            if type(text) is not str:
-                text = "".join([chr(c) for c in text[:80] if c < 128])
+            if type(text) is not str:  # the head of the bytes (of the first block)
+                text = "".join([chr(c) for c in (text[0] if type(text) is list else text)[:80] if c < 128])
             mid = rpc.find_id(text)
             if big:
                 log("message too large, dropped" + (" (call %s)" % mid if mid else ""))

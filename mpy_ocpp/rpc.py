@@ -1,6 +1,7 @@
 # OCPP-J RPC framing: [2, id, action, payload] / [3, id, payload] / [4, id, code, text, details].
 import json
 import random
+import sys
 
 CALL = 2
 CALLRESULT = 3
@@ -111,14 +112,55 @@ def find_id(text):
     return text[i + 1:j]
 
 
+if sys.implementation.name == "micropython":  # io.IOBase: on every port from core features up
+    from io import IOBase
+
+    class _Blocks(IOBase):  # a message's blocks as one stream, for json.load
+        def __init__(self, blocks):
+            self.b = blocks
+            self.i = self.o = 0
+
+        def readinto(self, buf):  # one byte a call (json.load asks for no more), no copy
+            b = self.b
+            while self.i < len(b):
+                if self.o < len(b[self.i]):
+                    buf[0] = b[self.i][self.o]
+                    self.o += 1
+                    return 1
+                self.i += 1
+                self.o = 0
+            return 0
+else:
+    _Blocks = None
+
+
+def loads(text):
+    """json.loads of a message's text: str, UTF-8 bytes, or a list of blocks of them (how the
+    transport hands over a long message it found no single free block for). MicroPython parses
+    the blocks where they are, a byte at a time: slower, but no block as large as the message."""
+    if type(text) is not list:
+        return json.loads(text)
+    return json.load(_Blocks(text)) if _Blocks else json.loads(b"".join(text))
+
+
 def surrogates(text):
-    """The JSON text (str, or UTF-8 bytes) with its escaped UTF-16 surrogates (an emoji is
-    "\\ud83d\\ude00" from most peers) written as the characters (then as bytes): MicroPython's
+    """The JSON text (str, UTF-8 bytes, or a list of blocks) with its escaped UTF-16
+    surrogates (an emoji is "\\ud83d\\ude00" from most peers) written as the characters (then as bytes): MicroPython's
     json reads a pair as two lone surrogates, a string that is not UTF-8, and a peer fails the
     connection (1007) when it comes back in an answer's id or an idTag. A lone surrogate becomes
     U+FFFD."""
     s = type(text) is str
-    if (("\\ud" not in text and "\\uD" not in text) if s
+    if type(text) is list:
+        e = b""  # the end of the block before: an escape may cross into the next
+        for b in text:
+            h = e + bytes(b[:2])
+            if b"\\ud" in h or b"\\uD" in h or b"\\ud" in b or b"\\uD" in b:
+                break
+            e = bytes(b[-2:])
+        else:
+            return text
+        text = b"".join([bytes(x) for x in text])  # a rare path: one copy
+    elif (("\\ud" not in text and "\\uD" not in text) if s
             else (b"\\ud" not in text and b"\\uD" not in text)):  # the usual case: no scan
         return text
     b = text.encode() if s else bytes(text)  # MicroPython joins bytes only (a rare path: a copy)
@@ -150,31 +192,34 @@ def surrogates(text):
 
 
 def too_deep(text, limit=10):
-    """Nested deeper than `limit` (brackets outside strings)? The text is str or UTF-8 bytes.
+    """Nested deeper than `limit` (brackets outside strings)? The text is str, UTF-8 bytes or a
+    list of blocks of them.
     OCPP 1.6 frames nest at most 6 deep; json.loads, repr and json.dumps recurse per level
     (RecursionError on CPython)."""
     if type(text) is str:
         if text.count("[") + text.count("{") <= limit:  # the usual case: no scan
             return False
         text = text.encode()
-    elif text.count(b"[") + text.count(b"{") <= limit:
+    blocks = text if type(text) is list else (text,)
+    if sum([b.count(b"[") + b.count(b"{") for b in blocks]) <= limit:
         return False
     d = 0
     s = esc = False
-    for c in text:  # byte values: 34 ", 92 \\, 91 [, 123 {, 93 ], 125 }
-        if s:
-            if esc:
-                esc = False
-            elif c == 92:
-                esc = True
+    for b in blocks:
+        for c in b:  # byte values: 34 ", 92 \\, 91 [, 123 {, 93 ], 125 }
+            if s:
+                if esc:
+                    esc = False
+                elif c == 92:
+                    esc = True
+                elif c == 34:
+                    s = False
             elif c == 34:
-                s = False
-        elif c == 34:
-            s = True
-        elif c == 91 or c == 123:
-            d += 1
-            if d > limit:
-                return True
-        elif c == 93 or c == 125:
-            d -= 1
+                s = True
+            elif c == 91 or c == 123:
+                d += 1
+                if d > limit:
+                    return True
+            elif c == 93 or c == 125:
+                d -= 1
     return False

@@ -88,34 +88,30 @@ def _wire(c):  # a close code that may appear on the wire
     return 1000 <= c < 1015 and not 1004 <= c <= 1006 or 3000 <= c < 5000
 
 
-def _utf8(b):  # strict UTF-8 (RFC 3629: no overlong forms, surrogates or code points past
-    # U+10FFFF), checked in place: no copy (MicroPython's decoder checks the structure only)
-    i, n = 0, len(b)
-    while i < n:
-        c = b[i]
-        i += 1
-        if c < 0x80:
-            continue
-        if c < 0xC2 or c > 0xF4:
-            return False
-        k = 1 if c < 0xE0 else 2 if c < 0xF0 else 3  # continuation bytes
-        if i + k > n:
-            return False
-        lo = 0xA0 if c == 0xE0 else 0x90 if c == 0xF0 else 0x80
-        hi = 0x9F if c == 0xED else 0x8F if c == 0xF4 else 0xBF
-        if not lo <= b[i] <= hi:
-            return False
-        for j in range(i + 1, i + k):
-            if b[j] & 0xC0 != 0x80:
-                return False
-        i += k
-    return True
+def _utf8(chunks):  # strict UTF-8 (RFC 3629: no overlong forms, surrogates or code points
+    # past U+10FFFF) of the bytes of chunks, a sequence may cross from one chunk to the next;
+    # checked in place, no copy (MicroPython's decoder checks the structure only)
+    need = lo = hi = 0
+    for b in chunks:
+        for c in b:
+            if need:  # a continuation byte, within [lo, hi]
+                if c < lo or c > hi:
+                    return False
+                need -= 1
+                lo, hi = 0x80, 0xBF
+            elif c >= 0x80:
+                if c < 0xC2 or c > 0xF4:
+                    return False
+                need = 1 if c < 0xE0 else 2 if c < 0xF0 else 3
+                lo = 0xA0 if c == 0xE0 else 0x90 if c == 0xF0 else 0x80
+                hi = 0x9F if c == 0xED else 0x8F if c == 0xF4 else 0xBF
+    return not need
 
 
 def _text(b):  # -> str, or the connection fails with 1007
     try:
         s = str(b, "utf-8")
-        if not _MPY or len(s) == len(b) or _utf8(b):  # only a non-ASCII text needs the check
+        if not _MPY or len(s) == len(b) or _utf8((b,)):  # only a non-ASCII text needs the check
             return s
     except UnicodeError:
         pass
@@ -573,27 +569,46 @@ class WebSocket:
         if op & 8 or self._over:
             pass
         elif k > self._max:
-            self._over = True
-            if self._big:  # keep its head only
-                self._mv[:_HEAD] = self._mb[:_HEAD]
-                self._big, self._mb = None, self._mv
-        elif k > len(self._mb):  # a buffer of its own, or no room now: dropped like a long one
+            self._cut()
+        elif type(self._big) is list:  # in blocks: _target adds them as the bytes come
+            pass
+        elif k > len(self._mb):  # a buffer of its own, else (no free block that large) blocks
             try:
                 b = bytearray(k)
                 b[: self._len] = self._mb[: self._len]  # fragments received so far
                 self._big, self._mb = b, memoryview(b)
-            except MemoryError:
-                self._log("ws: no memory for a message of %d bytes" % k)
-                self._over = True
+            except MemoryError:  # blocks of _SMALL bytes, the first one the small buffer (the
+                if self._mb is self._mv:  # caller parses a message before the next poll())
+                    self._big = [self._buf]
+                else:  # fragments that had a buffer of their own (a rare case): dropped
+                    self._log("ws: no memory for a message of %d bytes" % k)
+                    self._cut()
         self._op = op
         self._left = n
         self._cn = 0
         return None if n else self._end()
 
+    def _cut(self):  # the open message is dropped: its head stays, in the small buffer
+        b = self._big
+        if b is not None:
+            self._mv[:_HEAD] = (b[0] if type(b) is list else b)[:_HEAD]
+        self._big, self._mb, self._over = None, self._mv, True
+
     def _target(self):  # where the next payload bytes go
         i, n = self._len, self._left
         if self._op & 8:
             return self._cv[self._cn : self._cn + n]
+        b = self._big
+        if type(b) is list and not self._over:  # in blocks of _SMALL bytes
+            j, o = i // _SMALL, i % _SMALL
+            if j == len(b):
+                try:
+                    b.append(bytearray(_SMALL))
+                except MemoryError:
+                    self._log("ws: no memory for a message of %d bytes" % (i + n))
+                    self._cut()
+                    return self._target()
+            return memoryview(b[j])[o : min(_SMALL, o + n)]
         if not self._over:
             return self._mb[i : i + n]
         if i < _HEAD:  # oversized: keep the head, then read the rest into the tail and drop it
@@ -616,9 +631,13 @@ class WebSocket:
             return bytes(mb[: min(self._len, _HEAD)])
         elif b is None:
             return _text(mb[: self._len])
-        elif _utf8(b):
-            return b
         else:
+            if type(b) is list:
+                k = self._len - (len(b) - 1) * _SMALL  # in the last block
+                if k < _SMALL:
+                    b[-1] = b[-1][:k]
+            if _utf8(b if type(b) is list else (b,)):
+                return b
             raise _Err("invalid UTF-8 in a text message", 1007)
         return None
 

@@ -111,7 +111,8 @@ def no_memory_above(monkeypatch, limit):
 def test_a_long_message_gets_a_buffer_of_its_own(echo, monkeypatch):
     # idle, the transport holds a 512-byte receive buffer; a longer message arrives in a
     # bytearray of exactly its size, handed over as it is (no str copy), and let go after;
-    # a message there is no memory for is dropped like an oversized one, the link stays
+    # with no free block that large, in a list of 512-byte blocks; with no memory even for
+    # those, it is dropped like an oversized one; the link stays
     ws = up(make(echo.url))
     assert len(ws._buf) == 512 and ws._big is None
 
@@ -122,11 +123,25 @@ def test_a_long_message_gets_a_buffer_of_its_own(echo, monkeypatch):
     assert type(m) is str and m == "x" * 512
     m = raw("!size 513")
     assert type(m) is bytearray and m == b"x" * 513 and ws._big is None
-    m = raw("!frag " + ",".join(["\u00e9" * 150] * 3))  # fragments: grows as they come
+    frag = "!frag " + ",".join(["\u00e9" * 150] * 3)  # fragments, an \u00e9 across blocks
+    m = raw(frag)
     assert type(m) is bytearray and m.decode() == "\u00e9" * 450 and len(m) == 900
-    no_memory_above(monkeypatch, 512)
+    no_memory_above(monkeypatch, 520)  # a sent frame's first block: 520 bytes
+    m = raw("!size 2000")
+    assert type(m) is list and [len(b) for b in m] == [512, 512, 512, 464]
+    assert b"".join(m) == b"x" * 2000 and ws._big is None
+    m = raw(frag)  # the first fragment (300 bytes) in the small buffer, then blocks
+    assert type(m) is list and [len(b) for b in m] == [512, 388]
+    assert b"".join(m).decode() == "\u00e9" * 450
+    no_memory_above(monkeypatch, 100)
     assert raw("!size 2000") == b"x" * 64
     assert "ws: no memory for a message of 2000 bytes" in ws._log
+    ws._log.clear()
+    monkeypatch.undo()
+    assert ws.send(frag)  # sent while there is memory, answered while there is none
+    no_memory_above(monkeypatch, 100)
+    assert pump_raw(ws) == ("\u00e9" * 32).encode()  # its head
+    assert ws._log == ["ws: no memory for a message of 600 bytes"]  # at its 2nd fragment
     monkeypatch.undo()
     assert raw("!size 2000") == bytearray(b"x" * 2000) and ws.online
     ws.close()
@@ -159,8 +174,10 @@ def utf8_cases():
 
 def test_utf8_check_agrees_with_cpython():
     for b, ok in utf8_cases():
-        assert wsmod._utf8(b) == ok, b
-        assert wsmod._utf8(b"x" * 3 + b) == ok, b
+        assert wsmod._utf8((b,)) == ok, b
+        assert wsmod._utf8((b"x" * 3 + b,)) == ok, b
+        for i in range(1, len(b)):  # a sequence across two blocks
+            assert wsmod._utf8((b[:i], b[i:])) == ok, (b, i)
 
 
 def test_no_memory_for_an_outgoing_message_refuses_it_and_keeps_the_link(echo, monkeypatch):

@@ -117,12 +117,14 @@ def check_answers(f, replies):
 
 def as_received(f):
     """A frame as mpy_ocpp.ws hands it over: a text longer than its 512-byte buffer comes as
-    a bytearray of UTF-8."""
+    a bytearray of UTF-8, or (no free block that large) as a list of 512-byte blocks: here
+    when its length is odd."""
     if type(f) is str and len(f) > 512:
         try:
-            return bytearray(f.encode())
+            b = bytearray(f.encode())
         except UnicodeError:  # CPython: a lone surrogate cannot be sent at all
-            pass
+            return f
+        return [b[i:i + 512] for i in range(0, len(b), 512)] if len(b) % 2 else b
     return f
 
 

@@ -108,6 +108,36 @@ def test_escaped_surrogates_come_back_as_utf8():
         _text(b)  # strict UTF-8, as a peer reads it (raises otherwise)
 
 
+def _blocks(text, cut):
+    """text as the transport hands over a long message it found no free block for: its UTF-8
+    in blocks, here cut at the offsets in `cut` (an escape, a character, a token split)."""
+    b = text.encode()
+    at = [0] + cut + [len(b)]
+    return [bytearray(b[at[i]:at[i + 1]]) for i in range(len(at) - 1)]
+
+
+def test_a_message_in_blocks_is_read_as_a_whole():
+    cp, link = _booted()
+    cp.on_data_transfer = lambda vendor, mid, data: ("Accepted", data)
+    data = "x" * 500 + "\\u00e9\\ud83d\\ude00" + "y" * 300 + "[{" * 20  # JSON escapes
+    text = '[2,"b1","DataTransfer",{"vendorId":"v","data":"%s"}]' % data
+    want = [[3, "b1", {"status": "Accepted", "data": "x" * 500 + "\xe9" + chr(0x1F600) + "y" * 300 + "[{" * 20}]]
+    i = text.index("\\ud83d")
+    for cut in ([512], [i + 1], [i + 3], [i + 2, i + 9], [100, 200, 300, 900]):
+        assert _feed(cp, link, _blocks(text, cut)) == want, cut
+    deep = '[2,"b2","DataTransfer",{"vendorId":"v","data":' + _deep_obj(400) + "}]"
+    got = _feed(cp, link, _blocks(deep, [600, 1200, 2000]))
+    assert [(m[0], m[1], m[2]) for m in got] == [(4, "b2", "FormationViolation")], got
+    got = _feed(cp, link, _blocks('[2,"b3","DataTransfer",{"vendorId":"' + "v" * 900, [512]))  # cut short
+    assert [(m[0], m[1], m[2]) for m in got] == [(4, "b3", "FormationViolation")], got
+    entries = [{"idTag": "T%03d" % i, "idTagInfo": {"status": "Accepted"}} for i in range(50)]
+    text = json.dumps([2, "b4", "SendLocalList", {"listVersion": 3, "updateType": "Full",
+                                                 "localAuthorizationList": entries}])
+    assert _feed(cp, link, _blocks(text, list(range(512, len(text), 512)))) == [
+        [3, "b4", {"status": "Accepted"}]]
+    assert cp.local_list.count == 50 and cp.local_list.lookup("T049") == {"status": "Accepted"}
+
+
 def test_huge_numbers_are_out_of_range():
     cp, link = _booted()
     prop, typ, form = "PropertyConstraintViolation", "TypeConstraintViolation", "FormationViolation"

@@ -142,7 +142,9 @@ def utf8(corpus):
     with open(corpus) as f:
         cases = json.load(f)
     for h, ok in cases:
-        assert _utf8(bytes.fromhex(h)) == ok, h
+        b = bytes.fromhex(h)
+        assert _utf8((b,)) == ok, h
+        assert _utf8((b[:1], b[1:])) == ok, h
     print("cases", len(cases))
 
 

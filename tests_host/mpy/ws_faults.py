@@ -190,6 +190,14 @@ def nomem(url):
     assert ws.send("!size 700")
     assert pump(ws, lambda o: o)[0] == b"x" * 64  # no buffer for it: its head, as if oversized
     assert "ws: no memory for a message of 700 bytes" in ws._log
+    wsmod.bytearray = lambda n: bytearray(n) if n <= 520 else short(n)  # blocks, no more
+    assert ws.send("!size 1100")
+    for _ in range(5000):  # pump() would join the blocks
+        m = ws.poll()
+        if m is not None:
+            break
+        time.sleep(0.001)
+    assert type(m) is list and [len(b) for b in m] == [512, 512, 76] and m[1] == b"x" * 512, m
     wsmod.bytearray = bytearray
     assert ws.send("!size 700") and pump(ws, lambda o: o)[0] == "x" * 700
     assert ws.send("y" * 600) and pump(ws, lambda o: o)[0] == "y" * 600

@@ -12,11 +12,17 @@ class Log(list):
 
 def pump(ws, cond, ms=5000):
     """poll() until cond(the messages so far) is true; -> the messages. A long message, which
-    the transport hands over as a bytearray of its UTF-8 text, is decoded."""
+    the transport hands over as a bytearray of its UTF-8 text or a list of such blocks, is
+    decoded."""
     out = []
     t = ticks_ms()
     while ticks_diff(ticks_ms(), t) < ms:
         m = ws.poll()
+        if type(m) is list:  # MicroPython's b"".join takes no bytearray
+            b = bytearray()
+            for x in m:
+                b.extend(x)
+            m = b
         if type(m) is bytearray:
             m = m.decode()
         if m is not None:
