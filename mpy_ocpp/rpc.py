@@ -33,7 +33,6 @@ def error_code(code):
 
 # Message ids: a random per-boot prefix and a counter per ChargePoint (well under 36 chars)
 PREFIX = "%08x" % random.getrandbits(32)
-_SHORT = 512  # a container whose JSON text is estimated at most this long goes as one piece
 
 
 def _left(obj, n):
@@ -63,16 +62,16 @@ def _left(obj, n):
     return n
 
 
-def dump(obj, out):
+def dump(obj, out, short=512):
     """Write the JSON text of `obj` (the text json.dumps gives) to `out(str)` in pieces: a
-    container whose text is short (at most _SHORT characters, estimated by _left: a usual OCPP
+    container whose text is short (at most `short` characters, estimated by _left: a usual OCPP
     message, one sampledValue, one configuration key) is one json.dumps piece; a longer one is
     written member by member, its brackets, keys and separators as pieces of their own. A large
     document (a journal, a GetConfiguration answer) never exists as one string, only as small
     ones (the largest: a short container, or a long string value)."""
     t = type(obj)
     if t is list or t is tuple:
-        if _left(obj, _SHORT) >= 0:
+        if _left(obj, short) >= 0:
             out(json.dumps(obj))
             return
         out("[")
@@ -81,10 +80,10 @@ def dump(obj, out):
             if s:
                 out(s)
             s = ", "
-            dump(v, out)
+            dump(v, out, short)
         out("]")
     elif t is dict:
-        if _left(obj, _SHORT) >= 0:
+        if _left(obj, short) >= 0:
             out(json.dumps(obj))
             return
         out("{")
@@ -95,7 +94,7 @@ def dump(obj, out):
             s = ", "
             out(json.dumps(k))
             out(": ")
-            dump(v, out)
+            dump(v, out, short)
         out("}")
     else:
         out(json.dumps(obj))

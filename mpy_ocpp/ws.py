@@ -64,6 +64,7 @@ _PING = const(9)
 _PONG = const(10)
 _HEAD = const(64)  # bytes of an oversized message handed to the caller
 _CHUNK = const(512)  # payload bytes per block of an outgoing frame (the first one: + header)
+_TIGHT = const(128)  # the same, and the longest piece, when no block of _CHUNK is free
 _SMALL = const(512)  # the receive buffer: a longer message gets a buffer of its own
 _POLLIN = const(1)
 _POLLOUT = const(4)
@@ -182,6 +183,7 @@ class WebSocket:
         self._log = _log if log is None else log
         self._s = self._raw = self._auth = self._pend = self._hs = self._fb = self._p1 = None
         self._oq = []  # outgoing frames (memoryviews), oldest first
+        self._bs = _CHUNK  # the block size of the frame being queued
         self._on = 0  # bytes in _oq
         self._st = _OFF
         self._run = self.online = self._full = False
@@ -214,28 +216,15 @@ class WebSocket:
         pass keeps it for the second."""
         if not self.online:
             return False
-        q, on = len(self._oq), self._on
-        self._fb = self._p1 = None  # no block yet: the first pass counts
-        self._fn = 0
-        ok = False
         try:
-            try:
-                self._piece(msg) if type(msg) is str else dump(msg, self._piece)
-                ok = self._tx(_TEXT, self._fn, msg)
-            except MemoryError:  # refused, the link kept: a reconnect would need more memory
+            ok = self._put(msg, _CHUNK)
+            if ok is None:  # no free block that large: again in small pieces and blocks
+                ok = self._put(msg, _TIGHT)
+            if not ok:  # refused, the link kept (a reconnect would need more memory still)
                 if not self._full:  # once until the link moves again (the core retries)
                     self._full = True
-                    self._log("ws: no memory for an outgoing message now, refused")
-                return False
-            finally:
-                self._fb = self._p1 = None
-                if not ok and len(self._oq) > q:  # never part of a frame: before any write
-                    del self._oq[q:]
-                    self._on = on
-            if not ok:
-                if not self._full:  # once until the peer reads again
-                    self._full = True
-                    self._log("ws: peer not reading, outgoing frames refused")
+                    self._log("ws: peer not reading, outgoing frames refused" if ok is False
+                              else "ws: no memory for an outgoing message now, refused")
                 return False
             self._flush()
             return True
@@ -243,11 +232,31 @@ class WebSocket:
             self._drop(str(e).strip() or "send failed")
             return False
 
+    def _put(self, msg, bs):  # queue msg as one frame in blocks of bs bytes -> True, False (no
+        # room in the queue) or None (no memory); refused, nothing of it stays queued
+        q, on = len(self._oq), self._on
+        self._fb = self._p1 = None  # no block yet: the first pass counts
+        self._fn = 0
+        self._bs = bs
+        ok = False
+        try:
+            self._piece(msg) if type(msg) is str else dump(msg, self._piece, bs)
+            ok = self._tx(_TEXT, self._fn, msg)
+        except MemoryError:
+            ok = None
+        finally:
+            self._fb = self._p1 = None
+            if not ok and len(self._oq) > q:  # never part of a frame: before any write
+                del self._oq[q:]
+                self._on = on
+        return ok
+
     def _piece(self, s):  # a piece of the payload (str or bytes): counted while no block is
         # open (send()'s first pass), else copied into the blocks. A block is masked and queued
         # as soon as it is full (blocks are sized to the payload: the last one fills with its
         # last byte); every block after the first starts at a payload offset that is a multiple
-        # of _CHUNK, so its mask index starts at 0 as the first block's does.
+        # of the block size (a multiple of 4), so its mask index starts at 0 as the first
+        # block's does.
         b = s.encode() if type(s) is str and not _MPY else memoryview(s)  # MicroPython: no copy
         k = len(b)
         f = self._fb
@@ -278,7 +287,7 @@ class WebSocket:
                         (m * ((e + 3) >> 2))[:e], "little")).to_bytes(e, "little")
                 self._queue(f)
                 if o < n:  # else f stays, full: a piece more is a changed message
-                    f = self._fb = bytearray(min(n - o, _CHUNK))
+                    f = self._fb = bytearray(min(n - o, self._bs))
                     i = self._fa = 0
         self._fo, self._fi = o, i
 
@@ -501,7 +510,7 @@ class WebSocket:
         h = 2 if n < 126 else 4 if n < 65536 else 10
         if op != _CLOSE and self._oq and self._on + h + 4 + n > 2 * self._max:
             return False
-        f = self._fb = bytearray(h + 4 + min(n, _CHUNK))  # the first block: header, mask, data
+        f = self._fb = bytearray(h + 4 + min(n, self._bs))  # the first block: header, mask, data
         f[0] = 0x80 | op  # FIN: the whole message
         f[1] = 0x80 | (n if h == 2 else 126 if h == 4 else 127)
         if h > 2:
@@ -515,7 +524,7 @@ class WebSocket:
             if p:
                 self._piece(p)
             elif op == _TEXT and type(msg) is not str:
-                dump(msg, self._piece)
+                dump(msg, self._piece, self._bs)
             else:
                 self._piece(msg)
             if self._fo != n:

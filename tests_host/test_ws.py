@@ -437,7 +437,10 @@ def test_frame_right_after_reply(loop):
     srv.stop()
 
 
-def test_every_message_goes_as_one_frame(loop):
+@pytest.mark.parametrize("tight", [False, True])
+def test_every_message_goes_as_one_frame(loop, monkeypatch, tight):
+    # tight: no free block of 512 bytes, so each message goes again in blocks and pieces of
+    # 128 bytes (the same frames on the wire)
     doc = [3, "id-1", {"key": "\u00e9" * 400, "list": [1, 2.5, None, True, {"a": []}]}]
 
     async def script(reader, writer, got):
@@ -448,8 +451,11 @@ def test_every_message_goes_as_one_frame(loop):
 
     srv, got = raw(loop, script)
     ws = up(make(srv.url, max_size=100000))
+    if tight:
+        no_memory_above(monkeypatch, 200)
     assert ws.send(doc) and ws.send("x" * 1025) and ws.send([2, "b", "Heartbeat", {}])
     assert ws.send("\u20ac" * 171) and ws.send("y" * 70000)  # a € across blocks; 64-bit length
+    assert ws._bs == (128 if tight else 512)  # the block size of the last one
     pump(ws, lambda o: len(got) == 5)
     ws.close()
     srv.stop()

@@ -190,6 +190,9 @@ def nomem(url):
     assert ws.send("!size 700")
     assert pump(ws, lambda o: o)[0] == b"x" * 64  # no buffer for it: its head, as if oversized
     assert "ws: no memory for a message of 700 bytes" in ws._log
+    wsmod.bytearray = lambda n: bytearray(n) if n <= 200 else short(n)
+    assert ws.send("z" * 600) and ws._bs == 128  # sent in blocks of 128 bytes
+    assert pump(ws, lambda o: o)[0] == b"z" * 64  # the echo: no memory to take it whole
     wsmod.bytearray = lambda n: bytearray(n) if n <= 520 else short(n)  # blocks, no more
     assert ws.send("!size 1100")
     for _ in range(5000):  # pump() would join the blocks
