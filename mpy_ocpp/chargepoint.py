@@ -1,6 +1,5 @@
 # ChargePoint: one cooperative loop() that drives the link, the connectors, the outgoing
 # queue (one call in flight) and the incoming calls.
-import json
 
 from . import clock, core, rpc, schema, validate
 from .authorization_cache import AuthorizationCache
@@ -361,7 +360,11 @@ class ChargePoint:
         (WebSocket) takes the list and writes its JSON text in pieces (a large answer never
         exists whole); any other gets the text (also a wrapper that forwards attributes)."""
         t = self.transport
-        return t.send(frame if getattr(type(t), "json_frames", False) else json.dumps(frame))
+        if getattr(type(t), "json_frames", False):
+            return t.send(frame)
+        out = []  # rpc.dump, not json.dumps: a frame may hold a function making a list's items
+        rpc.dump(frame, out.append)
+        return t.send("".join(out))
 
     # answers to our calls
 

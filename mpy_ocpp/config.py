@@ -223,16 +223,20 @@ class Config:
         return self.store.save(_FILE, doc)
 
     def get_configuration(self, names):
-        """GetConfiguration.conf payload for the requested names (all if none)."""
-        known, unknown = [], []
-        for name in names or self.keys:
-            k = name if type(name) is tuple else self.find(name)
-            if k is None or (k[2] & WO):
-                if k is not name:  # asked for by name; a write-only key is never listed
-                    unknown.append(name)
-            else:
-                known.append({"key": k[0], "readonly": bool(k[2] & RO),
-                              "value": _text(k[1], self.values[k[0]])})
+        """GetConfiguration.conf payload for the requested names (all if none). Its
+        configurationKey is a function that yields the entries one at a time (rpc.dump writes
+        them as they come: the whole answer, 60 objects, never exists at once)."""
+        unknown = []  # asked for by name: unknown, or write-only (never listed)
+        for n in names or ():
+            k = self.find(n)
+            if k is None or k[2] & WO:
+                unknown.append(n)
+
+        def known():
+            for name in names or self.keys:
+                k = name if type(name) is tuple else self.find(name)
+                if k is not None and not k[2] & WO:
+                    yield {"key": k[0], "readonly": bool(k[2] & RO), "value": _text(k[1], self.values[k[0]])}
         out = {"configurationKey": known}
         if unknown:
             out["unknownKey"] = unknown

@@ -358,7 +358,7 @@ class Firmware:
                 for c in cp.connectors:
                     f.write("connector %d %s %s transaction %s\n" % (
                         c.id, c.status, c.reported_error, c.tx.id if c.tx else None))
-                for k in cp.config.get_configuration(None)["configurationKey"]:
+                for k in cp.config.get_configuration(None)["configurationKey"]():
                     f.write("%s=%s\n" % (k["key"], k["value"]))
         except OSError:  # flash full: no diagnostics (the caller logs it), no stray file
             self._remove(path)

@@ -55,8 +55,8 @@ def _left(obj, n):
             n -= 10
         elif t is list or t is tuple or t is dict:
             n = _left(v, n)
-        else:
-            n -= 24
+        else:  # a function making a list's items (see dump) counts as long
+            n = -1 if callable(v) else n - 24
         if n < 0:
             break
     return n
@@ -68,10 +68,14 @@ def dump(obj, out, short=512):
     message, one sampledValue, one configuration key) is one json.dumps piece; a longer one is
     written member by member, its brackets, keys and separators as pieces of their own. A large
     document (a journal, a GetConfiguration answer) never exists as one string, only as small
-    ones (the largest: a short container, or a long string value)."""
+    ones (the largest: a short container, or a long string value). A function in the document
+    stands for a list: it is called (once per pass) for an iterator of the items, so a long
+    answer's items can be made one at a time and never all exist at once."""
     t = type(obj)
-    if t is list or t is tuple:
-        if _left(obj, short) >= 0:
+    if t is list or t is tuple or callable(obj):
+        if t is not list and t is not tuple:
+            obj = obj()
+        elif _left(obj, short) >= 0:
             out(json.dumps(obj))
             return
         out("[")

@@ -102,7 +102,7 @@ def test_configuration_types_flags_and_persistence():
     assert cp2.config["HeartbeatInterval"] == 60 and cp2.config["LocalPreAuthorize"] is True
     assert cp2.config["AuthorizationKey"] == "secretsecretsecret"
     assert cp2.transport.creds == ("CP_1", "secretsecretsecret")
-    keys = [k["key"] for k in cp2.config.get_configuration(None)["configurationKey"]]
+    keys = [k["key"] for k in cp2.config.get_configuration(None)["configurationKey"]()]
     assert "AuthorizationKey" not in keys and "HeartbeatInterval" in keys
 
 

@@ -66,6 +66,20 @@ def test_a_long_document_goes_in_short_pieces():
     assert json.dumps(doc["n"]) in ps
 
 
+def test_a_function_stands_for_a_list_made_as_it_is_written():
+    made = []
+
+    def keys():  # called once per pass: counted, then written
+        made.append(1)
+        for k in KEYS:
+            yield k
+    doc = [3, "g", {"configurationKey": keys, "unknownKey": ["U1"]}]
+    ps = _pieces(doc)
+    assert "".join(ps) == json.dumps([3, "g", {"configurationKey": KEYS, "unknownKey": ["U1"]}])
+    assert json.dumps(KEYS[0]) in ps and made == [1]
+    assert "".join(_pieces([lambda: iter(())])) == "[[]]"
+
+
 def test_every_message_is_one_frame_in_blocks_masked_across_them():
     ws = Sink()
     for msg in (MV, GETCONF, "h\u00e9llo \u20ac" * 100, "x" * 70000, ""):

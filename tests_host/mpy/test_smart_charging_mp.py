@@ -51,7 +51,7 @@ def test_keys_and_feature_profile():
     cp = _cp()
     conf = cp.config.get_configuration(["ChargeProfileMaxStackLevel", "ChargingScheduleAllowedChargingRateUnit",
                                         "ChargingScheduleMaxPeriods", "MaxChargingProfilesInstalled"])
-    assert [(k["value"], k["readonly"]) for k in conf["configurationKey"]] == [
+    assert [(k["value"], k["readonly"]) for k in conf["configurationKey"]()] == [
         ("8", True), ("Current,Power", True), ("24", True), ("8", True)]
     assert "SmartCharging" in cp.config["SupportedFeatureProfiles"].split(",")
     assert cp.config.change("ChargeProfileMaxStackLevel", "3") == "Rejected"
