@@ -52,19 +52,24 @@ def _text(field):
     return (field if i < 0 else field[:i]).decode()
 
 
-def _record(key, info):
-    """The record of one AuthorizationData entry, or None if it cannot be stored."""
-    parent = (info.get("parentIdTag") or "").encode()
-    exp = info.get("expiryDate")
+def _change(tag, info, seq):
+    """One AuthorizationData entry as a change to the list, or None if it cannot be stored:
+    its record with a 2-byte sequence number after the idTag, so that changes sort by idTag,
+    then sequence; status 0xFF = no idTagInfo (delete, or leave out of a Full list)."""
+    key = tag.encode()
+    parent = (info and info.get("parentIdTag") or "").encode()
+    exp = info and info.get("expiryDate")
     exp = exp and clock.parse(exp)
-    if len(parent) > _TAG or b"\0" in parent or (exp is None and "expiryDate" in info):
+    if (len(key) > _TAG or b"\0" in key or len(parent) > _TAG or b"\0" in parent
+            or exp is None and info and "expiryDate" in info):
         return None
     exp = 0 if exp is None else min(max(exp, 1), 0xFFFFFFFF)  # the past: expired anyway
-    r = bytearray(_REC)
-    r[:_TAG] = key
-    r[_TAG] = _STATUS.index(info["status"])
-    r[_TAG + 1:_TAG + 5] = exp.to_bytes(4, "little")
-    r[_TAG + 5:_TAG + 5 + len(parent)] = parent
+    r = bytearray(_REC + 2)
+    r[:len(key)] = key
+    r[_TAG:_TAG + 2] = seq.to_bytes(2, "big")
+    r[_TAG + 2] = _STATUS.index(info["status"]) if info else 0xFF
+    r[_TAG + 3:_TAG + 7] = exp.to_bytes(4, "little")
+    r[_TAG + 7:_TAG + 7 + len(parent)] = parent
     return r
 
 
@@ -172,19 +177,17 @@ class LocalList:
         """Apply a SendLocalList; the status to answer."""
         if not full and version <= self.version:
             return "VersionMismatch"
-        changes = []  # (key, n, record or None: delete or leave out), n counting from the end
-        while entries:  # taken off the message one by one: it shrinks while the records grow
-            e = entries.pop()
-            key = _pad(e["idTag"])
-            info = e.get("idTagInfo")
-            rec = info and key and _record(key, info)
-            if key is None or (info and rec is None):
+        changes = []  # see _change: 64 bytes of heap each
+        while entries:  # taken off the message one by one: it shrinks while the changes grow
+            e = entries.pop()  # from the end: the sequence puts the last entry of a tag first
+            c = _change(e["idTag"], e.get("idTagInfo"), len(changes))
+            if c is None:
                 return "Failed"
-            changes.append((key, len(changes), rec))
-        changes.sort()  # in place; of one key's entries, the last in the message comes first
+            changes.append(c)
+        changes.sort()  # in place
         n = 0
-        for c in changes:  # and wins
-            if not n or changes[n - 1][0] != c[0]:
+        for c in changes:  # the first of a tag's changes wins
+            if not n or changes[n - 1][:_TAG] != c[:_TAG]:
                 changes[n] = c
                 n += 1
         del changes[n:]
@@ -222,29 +225,33 @@ class LocalList:
         """Write the old records merged with the sorted changes; the number written."""
         n = i = 0
         k, rest = self.key, self.rest
+        hi = bytearray(b"\xff" * (_REC + 2))  # k, then the highest rest: above k's changes
         if old:
             old.seek(_HEAD)
             for _ in range(self.count):
                 old.readinto(k)
                 old.readinto(rest)
-                while i < len(changes) and changes[i][0] < k:
-                    n += self._put(out, changes[i][2])
+                hi[:_TAG] = k
+                while i < len(changes) and changes[i] < k:  # a change is longer than k: it
+                    n += self._put(out, changes[i])  # is less only if its idTag is (no copy)
                     i += 1
-                if i < len(changes) and changes[i][0] == k:
-                    n += self._put(out, changes[i][2])
+                if i < len(changes) and changes[i] <= hi:  # its idTag is k's
+                    n += self._put(out, changes[i])
                     i += 1
                 else:
                     out.write(k)
                     out.write(rest)
                     n += 1
         for c in changes[i:]:
-            n += self._put(out, c[2])
+            n += self._put(out, c)
         return n
 
-    def _put(self, out, rec):
-        if rec is None:
+    def _put(self, out, c):  # a change's record, without its sequence number; 0 if a deletion
+        if c[_TAG + 2] == 0xFF:
             return 0
-        out.write(rec)
+        m = memoryview(c)
+        out.write(m[:_TAG])
+        out.write(m[_TAG + 2:])
         return 1
 
     def _remove(self, path):
