@@ -64,18 +64,26 @@ class Store:
 
     def write(self, name, data):
         """Replace NAME with `data`: bytes as they are, anything else as JSON (the text
-        json.dumps gives, written piece by piece: never whole). False (one log line) if the
-        filesystem refuses (full, read-only, I/O error): then read() gives what it gave before."""
+        json.dumps gives, written piece by piece: never whole; again in pieces of at most 64
+        characters if there is no free block for a 512-character one). False (one log line) if
+        the filesystem refuses (full, read-only, I/O error) or there is no memory even so: then
+        read() gives what it gave before."""
         p = self._file(name)
         t = p + ".tmp"
         raw = isinstance(data, (bytes, bytearray))
         whole = False
         try:
-            with open(t, "wb" if raw else "w") as f:
-                if raw:
-                    f.write(data)  # FAT too raises ENOSPC for a short write
-                else:
-                    dump(data, f.write)
+            for short in (512, 64):
+                try:
+                    with open(t, "wb" if raw else "w") as f:
+                        if raw:
+                            f.write(data)  # FAT too raises ENOSPC for a short write
+                        else:
+                            dump(data, f.write, short)
+                    break
+                except MemoryError:
+                    if short == 64:
+                        raise OSError("no memory")
             whole = True
             try:
                 os.rename(t, p)  # littlefs and POSIX replace atomically

@@ -103,6 +103,33 @@ def test_a_refused_write_keeps_the_old_document_and_no_tmp():
         full.undo()
 
 
+def test_no_memory_while_writing_keeps_the_old_document():
+    d = state_dir("nomem")
+    st = Store(d)
+    assert st.save("a.json", {"v": 1}) is True
+    real = store_mod.dump
+    tries = []
+
+    def tight(data, out, short):  # no free block for a piece longer than 64 characters
+        tries.append(short)
+        if short > 64:
+            raise MemoryError
+        real(data, out, short)
+    store_mod.dump = tight
+    try:
+        assert st.save("a.json", {"v": 2, "w": "x" * 300}) is True and tries == [512, 64]
+        assert st.load("a.json") == {"v": 2, "w": "x" * 300}
+
+        def none(data, out, short):
+            raise MemoryError
+        store_mod.dump = none
+        assert st.save("a.json", {"v": 3}) is False  # not even so: refused, nothing raised
+        assert st.load("a.json") == {"v": 2, "w": "x" * 300} and _files(d) == ["a.json"]
+        assert len(_lines("store: a.json not written")) == 1
+    finally:
+        store_mod.dump = real
+
+
 class _NoRename:
     """littlefs can refuse a rename too (no block for its metadata)."""
 
