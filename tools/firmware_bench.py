@@ -515,15 +515,15 @@ def report(r, args):
             "Heap figures are `gc.mem_alloc()` after `gc.collect()`, above what was allocated "
             "before the library was imported. Over `ws://` and `wss://` the figures are the "
             "range of %d runs." % len(m["ws"]["idle"]), "",
-            "Success is not monotonic in the heap size: the session needs one block the size of "
-            "its longest incoming message in one piece (the 3.1 KB SendLocalList: the transport "
-            "reads a message longer than its 512-byte buffer into a bytearray of its size) and "
-            "512-byte blocks for outgoing frames, and where they fit depends on fragmentation. "
-            "The smallest heap is therefore taken where the size and those 1, 2 and 4 KB above it "
-            "all passed %d/%d; smaller sizes that passed all the same, and how the session failed "
-            "at each size tried (the end of its output; `message too large, dropped` is an "
-            "incoming message there was no block for, answered FormationViolation; `allocating "
-            "512 bytes` a block of an outgoing frame):" % (args.runs, args.runs), ""]
+            "Success is not monotonic in the heap size: what fails first is a block of a few "
+            "hundred bytes in a fragmented heap (a long incoming message comes in 512-byte blocks "
+            "when no block its size is free, an outgoing one in 128-byte blocks when no 512-byte "
+            "one is), and where it fits depends on fragmentation. The smallest heap is therefore "
+            "taken where the size and those 1, 2 and 4 KB above it all passed %d/%d; smaller sizes "
+            "that passed all the same, and how the session failed at each size tried (the end of "
+            "its output; `message too large, dropped`: an incoming message there was no memory "
+            "for, answered FormationViolation; `no memory for an outgoing message`: refused, "
+            "retried by the charge point until the bench gave up):" % (args.runs, args.runs), ""]
     for key, label in (("heap_ws", "ws://"), ("heap_wss", "wss://"), ("heap_tracked", "wss://, mbedTLS in the heap")):
         if r["lucky_" + key]:
             out.append("- %s passed below the smallest at: %s" % (label, ", ".join(kb(h) for h in r["lucky_" + key])))
