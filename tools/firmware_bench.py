@@ -276,19 +276,25 @@ def calls():
     ]
 
 
-def script(name):
-    """tools/firmware/<name> with its preamble, written to build/firmware/<name>."""
-    parts = ['ORDER = "%s"\n' % ",".join(import_order())]
+OPTIONAL = ("local_auth_list", "reservation", "smart_charging", "remote_trigger",
+            "firmware_management", "http")  # http: firmware_management's transfers
+
+
+def script(name, core=False):
+    """tools/firmware/<name> with its preamble, written to build/firmware/<name>; core: the
+    library without its optional profiles (session.py then stops after the boot)."""
+    order = [m for m in import_order() if not (core and m in OPTIONAL)]
+    parts = ['ORDER = "%s"\n' % ",".join(order)]
     if name != "session.py":  # the in-memory sessions
         frames = [(a, '[2,"bench-%d",%s,%s]' % (i, json.dumps(a), json.dumps(p, separators=(",", ":"))))
                   for i, (a, p) in enumerate(calls())]  # (action, frame)
         parts.append("CALLS = %r\n" % frames)
-    parts.append((HERE / "common.py").read_text())
+    parts.append((HERE / "common.py").read_text().replace('LAZY = ("http",)', "LAZY = ()" if core else 'LAZY = ("http",)'))
     if name != "session.py":
         parts.append((ROOT / "tools" / "bench" / "fake.py").read_text())
     parts.append((HERE / name).read_text())
     OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / name
+    path = OUT / (("core_" if core else "") + name)
     path.write_text("\n".join(parts))
     return path
 
@@ -363,6 +369,30 @@ def session(binary, csms, ca, mode, heap=None, timeout=60):
         shutil.rmtree(state, ignore_errors=True)
     text = "".join(lines)
     return ok and "DONE" in text.split(), keyed(text), text
+
+
+def core_idle(binary, csms, timeout=60):
+    """The idle heap after boot of the library without its optional profiles, over ws://."""
+    state = tempfile.mkdtemp(prefix="fwbench-")
+    p = subprocess.Popen([binary, str(script("session.py", core=True)), csms.url, state, "measure"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         text=True, env=dict(os.environ, MICROPYPATH=".frozen"), cwd=state)
+    lines = []
+    try:
+        t = time.monotonic()
+        while time.monotonic() - t < timeout:
+            ln = p.stdout.readline()  # the script waits for "go" after BOOTED: it cannot end first
+            lines.append(ln)
+            if not ln or ln.strip() == "BOOTED":
+                break
+    finally:
+        p.kill()
+        p.wait()
+        shutil.rmtree(state, ignore_errors=True)
+    d = keyed("".join(lines))
+    if "IDLE" not in d:
+        raise SystemExit("core-only boot failed:\n" + "".join(lines)[-3000:])
+    return d["IDLE"][0][0]
 
 
 def smallest_heap(binary, csms, ca, runs, lo=16 * 1024, hi=160 * 1024, step=1024):
@@ -479,6 +509,8 @@ def report(r, args):
          "%s / %s" % (kb(r["import_unix"]), kb(r["import_qemu"])), "", ""),
         ("Idle after boot over the in-memory link, Cortex-M3 (import + state)", kb(r["qemu"]["IDLE"][0][0]), "", ""),
         ("Idle after boot over a real `ws://` link (import + state)", ran(m["ws"]["idle"]), t("idle"),
+         kb(MICROOCPP["idle"])),
+        ("The same, the library without its five optional profiles", ran(r["core_idle"]), t("idle"),
          kb(MICROOCPP["idle"])),
         ("Peak live heap between `loop()` calls, real `ws://` session", ran(m["ws"]["live"]), t("peak"),
          kb(MICROOCPP["peak"])),
@@ -619,6 +651,8 @@ def main(argv=None):
             say("%s: idle %s, live max %s (%s), idle alloc %s" % (name, m[name]["idle"], m[name]["live"],
                                                                    d["LIVE_MAX"][0][1], m[name]["idle_alloc"]))
         r["imports"] = {x[0]: x[1] for x in d["IMPORT_MOD"]}
+        r["core_idle"] = [core_idle(b["unix"], servers["ws"]) for _ in range(3)]
+        say("ws, no optional profile: idle %s" % r["core_idle"])
         r["import_unix"] = d["IMPORT"][0][0]
         for key, binary, name in (("heap_ws", b["unix"], "ws"), ("heap_wss", b["unix"], "wss"),
                                   ("heap_tracked", b["unix_tracked"], "wss")):
