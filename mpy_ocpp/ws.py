@@ -170,7 +170,9 @@ class WebSocket:
         if max_size <= 2 * _HEAD:
             raise ValueError("max_size")
         self.ctx = _context(ca, verify, cert, key) if tls else None
-        self._proto = subprotocol
+        # offered in this order (ChargePoint may narrow it); the server's choice, once online
+        self.subprotocols = (subprotocol,) if type(subprotocol) is str else tuple(subprotocol)
+        self.subprotocol = None
         self._max = max_size
         self._buf = bytearray(_SMALL)  # each line of the HTTP reply and every short message
         self._mv = self._mb = memoryview(self._buf)  # _mb: where the open message goes
@@ -366,7 +368,7 @@ class WebSocket:
         self._acc = b2a_base64(sha1(key.encode() + _GUID).digest())[:-1].decode()
         r = ("GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
              "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: %s\r\n"
-             % (self._path, self._net, key, self._proto))
+             % (self._path, self._net, key, ", ".join(self.subprotocols)))
         if self._auth:
             r += "Authorization: Basic " + self._auth + "\r\n"
         self._queue((r + "\r\n").encode())  # it holds the credentials: gone once written
@@ -420,7 +422,7 @@ class WebSocket:
             if ok & 3 != 3:
                 raise OSError("bad upgrade reply (Sec-WebSocket-Accept)")
             if not ok & 4:
-                raise OSError("subprotocol %s refused" % self._proto)
+                raise OSError("no subprotocol chosen by the server (offered %s)" % ", ".join(self.subprotocols))
             return True
         else:
             k = ln.find(":")
@@ -429,7 +431,10 @@ class WebSocket:
                 self._hok |= 1
             elif h == "sec-websocket-accept" and v == self._acc:
                 self._hok |= 2
-            elif h == "sec-websocket-protocol" and v == self._proto:
+            elif h == "sec-websocket-protocol":
+                if v not in self.subprotocols:
+                    raise OSError("subprotocol %s chosen by the server, not offered" % v[:40])
+                self.subprotocol = v
                 self._hok |= 4
         return False
 

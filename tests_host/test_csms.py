@@ -416,3 +416,68 @@ def test_command_line(tmp_path):
         proc.kill()
     assert proc.returncode == 0
     assert 'CP_1 < [2, "m1", "Heartbeat", {}]' in out and 'CP_1 > [3,"m1",{"currentTime":' in out
+
+
+# ---------------------------------------------------------------- OCPP 2.0.1
+
+BOOT_201 = {"reason": "PowerUp", "chargingStation": {"model": "AC22", "vendorName": "Acme"}}
+
+
+@pytest.mark.parametrize("served,offered,chosen", [
+    (("ocpp1.6", "ocpp2.0.1"), ["ocpp2.0.1", "ocpp1.6"], "ocpp2.0.1"),
+    (("ocpp1.6", "ocpp2.0.1"), ["ocpp1.6", "ocpp2.0.1"], "ocpp1.6"),  # the charge point's order
+    (("ocpp2.0.1",), ["ocpp1.6", "ocpp2.0.1"], "ocpp2.0.1"),
+    (("ocpp1.6",), ["ocpp2.0.1", "ocpp1.6"], "ocpp1.6"),
+])
+def test_version_negotiation(csms_factory, served, offered, chosen):
+    csms = csms_factory(versions=served)
+    with Client(csms.url_for("CP_1"), subprotocols=offered) as cp:
+        assert cp.ws.subprotocol == chosen
+    assert csms.wait_for(lambda: [e for e in csms.events if e[1] == "connect"])[0][2] == chosen
+
+
+def test_version_none_in_common(csms_factory):
+    csms = csms_factory(versions=("ocpp2.0.1",))
+    with pytest.raises(InvalidStatus) as e:
+        Client(csms.url_for("CP_1"), subprotocols=["ocpp1.6"])
+    assert e.value.response.status_code == 400
+    with pytest.raises(ValueError):
+        csms_factory(versions=("ocpp1.5",))
+
+
+def test_201_session_is_checked_against_201(csms_factory):
+    csms = csms_factory(versions=("ocpp2.0.1",), heartbeat_interval=60)
+    csms.authorize_status = {"BAD": "Blocked"}
+    with Client(csms.url_for("CP_1"), subprotocols=["ocpp2.0.1"]) as cp:
+        r = cp.call("BootNotification", BOOT_201)
+        assert r[2]["status"] == "Accepted" and r[2]["interval"] == 60
+        assert is_utc_time(cp.call("Heartbeat", {})[2]["currentTime"])
+        assert cp.call("StatusNotification", {"timestamp": T0, "connectorStatus": "Available",
+                                              "evseId": 1, "connectorId": 1})[2] == {}
+        assert cp.call("Authorize", {"idToken": {"idToken": "BAD", "type": "ISO14443"}})[2] == {
+            "idTokenInfo": {"status": "Blocked"}}
+        ev = {"eventType": "Started", "timestamp": T0, "triggerReason": "Authorized", "seqNo": 0,
+              "transactionInfo": {"transactionId": "tx-1"}, "evse": {"id": 1, "connectorId": 1},
+              "idToken": {"idToken": "A1", "type": "ISO14443"}}
+        assert cp.call("TransactionEvent", ev)[2] == {"idTokenInfo": {"status": "Accepted"}}
+        assert csms.violations == []
+        assert csms.transactions["tx-1"]["events"] == [ev]
+        # a 1.6 payload on a 2.0.1 link: the package's code, and a violation recorded
+        r = cp.call("BootNotification", BOOT)
+        assert r[0] == 4 and r[2] in ("OccurrenceConstraintViolation", "FormatViolation"), r
+        assert any("schema BootNotification request" in v for v in csms.violations)
+        assert cp.call("StartTransaction", {})[2] == "NotImplemented"
+        n = len(csms.violations)
+        cp.send([4, "x", "FormationViolation", "", {}])  # the 1.6 spelling is wrong here
+        csms.wait_for(lambda: len(csms.violations) > n + 1)
+        assert any("'FormationViolation' is not an OCPP 2.0.1 code" in v for v in csms.violations)
+
+
+def test_201_checker_alone():
+    ok = '[2,"1","StatusNotification",{"timestamp":"2026-11-21T10:00:00Z","connectorStatus":"Occupied","evseId":1,"connectorId":1}]'
+    assert check_frame(ok, version="2.0.1") == []
+    bad = ok.replace("Occupied", "Charging").replace("00Z", "00+01:00")
+    problems = check_frame(bad, version="2.0.1")
+    assert any("timestamp" in p and "UTC" in p for p in problems)
+    assert any("connectorStatus" in p for p in problems)
+    assert any("schema StatusNotification request" in p for p in check_frame(ok, version="1.6"))

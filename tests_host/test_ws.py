@@ -370,8 +370,34 @@ def test_subprotocol_missing(loop):
         srv.stop()
 
 
+@pytest.mark.parametrize("server,offer,chosen", [
+    (["ocpp1.6"], ("ocpp2.0.1", "ocpp1.6"), "ocpp1.6"),
+    (["ocpp2.0.1"], ("ocpp2.0.1", "ocpp1.6"), "ocpp2.0.1"),
+    (["ocpp1.6", "ocpp2.0.1"], ("ocpp2.0.1", "ocpp1.6"), "ocpp1.6"),  # websockets: the server's order
+    (["ocpp2.0.1"], "ocpp2.0.1", "ocpp2.0.1"),
+])
+def test_subprotocol_negotiated(loop, server, offer, chosen):
+    srv = EchoServer(loop, subprotocols=server)
+    try:
+        ws = up(make(srv.url, subprotocol=offer))
+        assert ws.subprotocol == chosen
+        assert srv.headers["Sec-WebSocket-Protocol"] == (offer if type(offer) is str else ", ".join(offer))
+        ws.close()
+    finally:
+        srv.stop()
+
+
+def test_subprotocol_none_in_common(loop):
+    srv = EchoServer(loop, subprotocols=["ocpp2.1"])  # websockets refuses with HTTP 400
+    try:
+        assert failed(make(srv.url, subprotocol=("ocpp2.0.1", "ocpp1.6"), backoff_min=10)) == "HTTP 400"
+    finally:
+        srv.stop()
+
+
 @pytest.mark.parametrize("kw,err", [
-    ({"protocol": "ocpp2.0.1"}, "subprotocol"),
+    ({"protocol": "ocpp2.0.1"}, "subprotocol ocpp2.0.1 chosen by the server, not offered"),
+    ({"protocol": None}, "no subprotocol chosen by the server (offered ocpp1.6)"),
     ({"acc": "d3Jvbmc="}, "Accept"),
 ])
 def test_bad_upgrade_reply(loop, kw, err):

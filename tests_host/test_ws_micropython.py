@@ -84,6 +84,27 @@ def test_basic_auth(loop):
         srv.stop()
 
 
+def test_subprotocol_negotiation(loop):
+    for server, offer, expect in ((["ocpp1.6"], "ocpp2.0.1,ocpp1.6", "ocpp1.6"),
+                                  (["ocpp2.0.1"], "ocpp2.0.1,ocpp1.6", "ocpp2.0.1"),
+                                  (["ocpp2.1"], "ocpp2.0.1,ocpp1.6", "!HTTP 400")):
+        srv = EchoServer(loop, subprotocols=server)
+        try:
+            mpy("negotiate", srv.url, offer, expect)
+        finally:
+            srv.stop()
+
+    async def script(reader, writer, got):  # a server that picks what nobody offered
+        await handshake(reader, writer, protocol="ocpp2.1")
+        await reader.read()
+
+    srv, _ = raw(loop, script)
+    try:
+        mpy("negotiate", srv.url, "ocpp2.0.1,ocpp1.6", "!subprotocol ocpp2.1 chosen by the server, not offered")
+    finally:
+        srv.stop()
+
+
 def test_offline_backoff_allocates_nothing():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))  # a port nobody listens on

@@ -1,4 +1,4 @@
-"""A local OCPP 1.6-J central system (CSMS) for mpy_ocpp's tests and demos.
+"""A local OCPP 1.6-J and 2.0.1 central system (CSMS) for mpy_ocpp's tests and demos.
 
 Built on PyPI `ocpp` 2.1.0 (schema validation, @on routing) and `websockets` 17.
 On top of what `ocpp` checks, every frame in both directions goes through
@@ -43,9 +43,11 @@ from ocpp.exceptions import NotImplementedError as OCPPNotImplemented
 from ocpp.exceptions import OCPPError
 from ocpp.messages import Call, CallResult
 from ocpp.routing import on
-from ocpp.v16 import ChargePoint, call_result
+from ocpp.v16 import ChargePoint
+from ocpp.v16 import call_result as call_result_16
+from ocpp.v201 import ChargePoint as ChargePoint201
 from websockets.asyncio.server import serve
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, NegotiationError
 
 # Validate inline: payloads are small and a thread pool hop only adds latency.
 ocpp.messages.ASYNC_VALIDATION = False
@@ -61,6 +63,14 @@ ERROR_CODES = frozenset((
     "SecurityError", "FormationViolation", "PropertyConstraintViolation",
     "OccurenceConstraintViolation", "TypeConstraintViolation", "GenericError",
 ))
+# OCPP-J 2.0.1 (Part 4) spells two of them right and adds two
+ERROR_CODES_201 = frozenset((
+    "FormatViolation", "GenericError", "InternalError", "MessageTypeNotSupported",
+    "NotImplemented", "NotSupported", "OccurrenceConstraintViolation",
+    "PropertyConstraintViolation", "ProtocolError", "RpcFrameworkError", "SecurityError",
+    "TypeConstraintViolation",
+))
+VERSIONS = {"ocpp1.6": "1.6", "ocpp2.0.1": "2.0.1"}  # subprotocol -> the `ocpp` package's name
 # `ocpp` emits OCPP 2.0.1 spellings; a 1.6 peer must see the 1.6 ones.
 _CODE_16 = {"FormatViolation": "FormationViolation",
             "OccurrenceConstraintViolation": "OccurenceConstraintViolation"}
@@ -72,6 +82,16 @@ CP_ACTIONS = (
     "StatusNotification", "StopTransaction", "LogStatusNotification",
     "SecurityEventNotification", "SignCertificate", "SignedFirmwareStatusNotification",
 )
+# The same for OCPP 2.0.1: every CP -> CSMS action of its schemas.
+CP_ACTIONS_201 = (
+    "Authorize", "BootNotification", "ClearedChargingLimit", "DataTransfer",
+    "FirmwareStatusNotification", "Get15118EVCertificate", "GetCertificateStatus", "Heartbeat",
+    "LogStatusNotification", "MeterValues", "NotifyChargingLimit", "NotifyCustomerInformation",
+    "NotifyDisplayMessages", "NotifyEVChargingNeeds", "NotifyEVChargingSchedule", "NotifyEvent",
+    "NotifyMonitoringReport", "NotifyReport", "PublishFirmwareStatusNotification",
+    "ReportChargingProfiles", "ReservationStatusUpdate", "SecurityEventNotification",
+    "SignCertificate", "StatusNotification", "TransactionEvent",
+)
 
 _MAX_ID = 36
 _ARITY = {2: 4, 3: 3, 4: 5}
@@ -81,10 +101,11 @@ _FALLBACK_DATE_KEYS = (
     "retrieveDate", "startTime", "stopTime")
 
 
-def _schema_date_keys():
-    """Property names with format date-time in the v16 schemas (no name is
-    used with another type anywhere, so the key alone identifies them)."""
-    keys = set(_FALLBACK_DATE_KEYS)
+def _schema_date_keys(version):
+    """Property names with format date-time in the schemas of `version` ("v16",
+    "v201"; in neither is such a name used with another type anywhere, so the
+    key alone identifies them)."""
+    keys = set(_FALLBACK_DATE_KEYS) if version == "v16" else set()
 
     def walk(node):
         if isinstance(node, dict):
@@ -98,13 +119,14 @@ def _schema_date_keys():
                 walk(sub)
 
     here = os.path.dirname(os.path.realpath(ocpp.messages.__file__))
-    for path in glob.glob(os.path.join(here, "v16", "schemas", "*.json")):
+    for path in glob.glob(os.path.join(here, version, "schemas", "*.json")):
         with open(path, encoding="utf-8-sig") as f:
             walk(json.load(f))
     return frozenset(keys)
 
 
-DATE_KEYS = _schema_date_keys()
+DATE_KEYS = _schema_date_keys("v16")
+DATE_KEYS_201 = _schema_date_keys("v201")
 
 NO_REPLY = object()  # a handler returning this leaves the CP's CALL unanswered
 
@@ -148,28 +170,29 @@ def is_utc_time(text):
 class FrameState:
     """What the checker remembers about one connection."""
 
-    def __init__(self):
+    def __init__(self, version="1.6"):
+        self.version = version  # "1.6" or "2.0.1": the schemas and error codes that apply
         self.calls = {"in": {}, "out": {}}  # direction -> {CALL id: action}
         self.answered = {"in": set(), "out": set()}  # ids answered in that direction
 
 
-def _dates(node, problems):
+def _dates(node, problems, keys=DATE_KEYS):
     if isinstance(node, dict):
         for key, value in node.items():
-            if key in DATE_KEYS and isinstance(value, str) and not is_utc_time(value):
+            if key in keys and isinstance(value, str) and not is_utc_time(value):
                 problems.append("%s %r is not ISO 8601 UTC ending in Z" % (key, value))
-            _dates(value, problems)
+            _dates(value, problems, keys)
     elif isinstance(node, list):
         for value in node:
-            _dates(value, problems)
+            _dates(value, problems, keys)
 
 
-def _schema(message, problems):
+def _schema(message, problems, version="1.6"):
     """Validate with the `ocpp` package's official schemas (it mutates floats
     into Decimals for some actions, hence the copy)."""
     message.payload = copy.deepcopy(message.payload)
     try:
-        ocpp.messages._validate_payload(message, "1.6")
+        ocpp.messages._validate_payload(message, version)
     except OCPPNotImplemented:
         problems.append("unknown action %r" % message.action)
     except OCPPError as e:
@@ -181,7 +204,7 @@ def _schema(message, problems):
             cause = e.details.get("cause", e.description)
         problems.append("schema %s %s (%s) %s" % (
             message.action, "response" if isinstance(message, CallResult) else "request",
-            _CODE_16.get(e.code, e.code), cause))
+            _CODE_16.get(e.code, e.code) if version == "1.6" else e.code, cause))
 
 
 def _check(text, direction, state, schemas):
@@ -198,6 +221,8 @@ def _check(text, direction, state, schemas):
     if len(msg) != _ARITY[kind]:
         return ["MessageTypeId %d needs %d items, got %d" % (kind, _ARITY[kind], len(msg))], None
     problems = []
+    v = state.version
+    keys = DATE_KEYS if v == "1.6" else DATE_KEYS_201
     uid = msg[1]
     if not isinstance(uid, str):
         problems.append("message id %r is not a string" % (uid,))
@@ -215,9 +240,9 @@ def _check(text, direction, state, schemas):
             if uid in state.calls[direction]:
                 problems.append("CALL id %r reused on this connection" % uid)
             state.calls[direction][uid] = action
-        _dates(payload, problems)
+        _dates(payload, problems, keys)
         if schemas and isinstance(action, str) and isinstance(payload, dict):
-            _schema(Call(uid, action, payload), problems)
+            _schema(Call(uid, action, payload), problems, v)
         return problems, msg
     action = state.calls[other].get(uid)
     if uid is not None:
@@ -230,13 +255,13 @@ def _check(text, direction, state, schemas):
         payload = msg[2]
         if not isinstance(payload, dict):
             problems.append("payload is not an object")
-        _dates(payload, problems)
+        _dates(payload, problems, keys)
         if schemas and isinstance(action, str) and isinstance(payload, dict):
-            _schema(CallResult(uid, payload, action), problems)
+            _schema(CallResult(uid, payload, action), problems, v)
         return problems, msg
     code, description, details = msg[2:]
-    if code not in ERROR_CODES:
-        problems.append("error code %r is not an OCPP 1.6 code" % (code,))
+    if code not in (ERROR_CODES if v == "1.6" else ERROR_CODES_201):
+        problems.append("error code %r is not an OCPP %s code" % (code, v))
     if not isinstance(description, str):
         problems.append("error description is not a string")
     if not isinstance(details, dict):
@@ -244,27 +269,30 @@ def _check(text, direction, state, schemas):
     return problems, msg
 
 
-def check_frame(text, direction="in", state=None, schemas=True):
+def check_frame(text, direction="in", state=None, schemas=True, version="1.6"):
     """Check one OCPP-J frame; return a list of problems (empty = fine).
 
     direction: "in" (charge point -> CSMS) or "out" (CSMS -> charge point).
     state: a FrameState shared by all frames of one connection (id
     uniqueness, answers to ids actually sent); None checks the frame alone,
-    so any CALLRESULT/CALLERROR then "answers an id never sent".
+    so any CALLRESULT/CALLERROR then "answers an id never sent". version: "1.6"
+    or "2.0.1" for a frame alone (a state carries its own).
     """
-    return _check(text, direction, state or FrameState(), schemas)[0]
+    return _check(text, direction, state or FrameState(version), schemas)[0]
 
 
 # ---------------------------------------------------------------- one connection
 
-class _CP(ChargePoint):
-    """One charge point connection: `ocpp` routing plus recording and raw calls."""
+class _Conn:
+    """One charge point connection: `ocpp` routing plus recording and raw calls (mixed into
+    the `ocpp` package's ChargePoint of the version the handshake chose)."""
+    version = "1.6"
 
     def __init__(self, cp_id, ws, csms):
         super().__init__(cp_id, ws, response_timeout=10, logger=_OCPP_LOG)
         self.ws = ws
         self.csms = csms
-        self.state = FrameState()
+        self.state = FrameState(self.version)
         self.pending = {}  # CSMS CALL id -> future of the answer frame
         self.flagged = set()  # CP CALL ids the checker already complained about
         self.lock = asyncio.Lock()  # one CSMS CALL in flight (OCPP-J rule)
@@ -314,10 +342,10 @@ class _CP(ChargePoint):
     def reply_default(self, action):
         """Body of the @on handlers below: the scripted default as a dataclass."""
         reply = self.csms.default_reply(self.id, action, self.msg.payload)
-        return getattr(call_result, action)(**camel_to_snake_case(reply))
+        return getattr(call_result_16, action)(**camel_to_snake_case(reply))
 
     async def _send(self, message, scripted=False, check=True):
-        if not scripted and message.startswith("[4,"):
+        if not scripted and message.startswith("[4,") and self.version == "1.6":
             message = self._unscripted_error(message)
         self.csms._record(self, "out", message, check)
         await self._connection.send(message)
@@ -342,6 +370,37 @@ class _CP(ChargePoint):
                 return await asyncio.wait_for(fut, timeout)
             finally:
                 del self.pending[uid]
+
+
+class _CP(_Conn, ChargePoint):
+    pass
+
+
+class _CP201(_Conn, ChargePoint201):
+    """OCPP 2.0.1: every CALL of the charge point is answered here from the scripted defaults
+    (dicts, not the `ocpp` package's dataclasses), after the package's own checks."""
+    version = "2.0.1"
+
+    async def _handle_call(self, msg):
+        self.msg = msg
+        try:
+            if msg.action not in CP_ACTIONS_201:
+                raise CallErrorReply("NotImplemented", "unknown action %s" % msg.action)
+            try:
+                ocpp.messages._validate_payload(Call(msg.unique_id, msg.action, copy.deepcopy(msg.payload)),
+                                                self.version)
+            except OCPPError as e:
+                raise CallErrorReply(e.code, e.description)
+            handler = self.csms.handlers.get(msg.action)
+            reply = (handler(self.id, msg.payload) if handler
+                     else self.csms.default_reply_201(self.id, msg.action, msg.payload))
+            if inspect.isawaitable(reply):
+                reply = await reply
+        except CallErrorReply as e:
+            frame = [4, msg.unique_id, e.code, e.description, e.details]
+            return await self._send(json.dumps(frame), scripted=True)
+        if reply is not NO_REPLY:
+            await self._send(json.dumps([3, msg.unique_id, reply]), scripted=True)
 
 
 def _make_default_handler(action):
@@ -382,7 +441,12 @@ def _cert_cn(transport):
 
 
 class CSMS:
-    """OCPP 1.6-J central system on 127.0.0.1, in a daemon thread or standalone.
+    """OCPP 1.6-J and 2.0.1 central system on 127.0.0.1, in a daemon thread or standalone.
+
+    versions: the subprotocols it speaks ("ocpp1.6", "ocpp2.0.1"); of those a charge point
+    offers, it takes the charge point's first (the charge point's preference wins), and
+    refuses the handshake (HTTP 400) when none is shared. 2.0.1 connections are checked
+    against the 2.0.1 schemas and error codes, and answered from the same scripting.
 
     Scripting (set any time; read when a CALL arrives):
       heartbeat_interval       interval in an Accepted BootNotification reply
@@ -402,12 +466,17 @@ class CSMS:
       frames [(cp_id, "in"|"out", text)], calls [Received], violations [str],
       events [(cp_id, "connect"|"disconnect"|"replaced", detail)],
       handshakes [dict], transactions {transactionId: dict(cp_id, start, stop, meter_values,
-      starts, stops)} (starts/stops count repeats of the same message)
+      starts, stops)} (starts/stops count repeats of the same message); 2.0.1:
+      transactions {transactionId str: dict(cp_id, events [TransactionEvent payloads])}
     """
 
     def __init__(self, auth=None, ssl_context=None, heartbeat_interval=300,
                  boot_status="Accepted", host="127.0.0.1", path="/ocpp",
-                 ping_interval=20, echo=None):
+                 ping_interval=20, echo=None, versions=("ocpp1.6",)):
+        unknown = set(versions) - set(VERSIONS)
+        if unknown or not versions:
+            raise ValueError("versions: some of %s, not %s" % (sorted(VERSIONS), sorted(unknown)))
+        self.versions = tuple(versions)
         self.auth = auth
         self.ssl_context = ssl_context
         self.host = host
@@ -492,9 +561,17 @@ class CSMS:
     async def _open(self, port):
         self._server = await serve(
             self._handler, self.host, port, ssl=self.ssl_context,
-            subprotocols=["ocpp1.6"], process_request=self._process_request,
+            subprotocols=list(self.versions), select_subprotocol=self._select,
+            process_request=self._process_request,
             ping_interval=self.ping_interval, close_timeout=1, logger=_LOG)
         self.port = self._server.sockets[0].getsockname()[1]
+
+    def _select(self, connection, offered):
+        for p in offered:  # the charge point's order
+            if p in self.versions:
+                return p
+        raise NegotiationError("no subprotocol in common: offered %s, served %s"
+                               % (", ".join(offered) or "none", ", ".join(self.versions)))
 
     async def _close(self, abort):
         if abort:
@@ -549,7 +626,7 @@ class CSMS:
         if old is not None:
             self._event(cp_id, "replaced", "a new connection arrived")
             await old.ws.close(1000, "replaced by a new connection")
-        conn = _CP(cp_id, ws, self)
+        conn = (_CP201 if ws.subprotocol == "ocpp2.0.1" else _CP)(cp_id, ws, self)
         self._conns[cp_id] = conn
         self._event(cp_id, "connect", ws.subprotocol)
         try:
@@ -630,6 +707,42 @@ class CSMS:
         if action == "SignCertificate":
             return {"status": "Accepted"}
         return {}
+
+    def default_reply_201(self, cp_id, action, payload):
+        """default_reply() for OCPP 2.0.1."""
+        if action == "BootNotification":
+            return self._boot_reply(cp_id)
+        if action == "Heartbeat":
+            return {"currentTime": self._now()}
+        if action == "Authorize":
+            return {"idTokenInfo": self.id_token_info(payload["idToken"]["idToken"])}
+        if action == "TransactionEvent":
+            tx = self.transactions.setdefault(payload["transactionInfo"]["transactionId"],
+                                              dict(cp_id=cp_id, events=[]))
+            tx["events"].append(payload)
+            if "idToken" in payload:
+                return {"idTokenInfo": self.id_token_info(payload["idToken"]["idToken"])}
+            return {}
+        if action == "DataTransfer":
+            dt = self.data_transfer
+            return dt(cp_id, payload) if callable(dt) else dict(dt)
+        if action in ("SignCertificate", "NotifyEVChargingNeeds", "NotifyEVChargingSchedule",
+                      "GetCertificateStatus"):
+            return {"status": "Accepted"}
+        if action == "Get15118EVCertificate":
+            return {"status": "Accepted", "exiResponse": ""}
+        return {}
+
+    def id_token_info(self, id_token):
+        """2.0.1 idTokenInfo from authorize_status (a status, or a 1.6 idTagInfo dict whose
+        status and expiryDate carry over), else default_status."""
+        value = self.authorize_status.get(id_token, self.default_status)
+        if not isinstance(value, dict):
+            return {"status": value}
+        info = {"status": value["status"]}
+        if "expiryDate" in value:
+            info["cacheExpiryDateTime"] = value["expiryDate"]
+        return info
 
     def _boot_reply(self, cp_id):
         count = self._boots.get(cp_id, 0)
@@ -828,7 +941,7 @@ def _tls_context(cert, key, ca):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(
-        description="Local OCPP 1.6-J central system. Prints 'CP < frame' (from the "
+        description="Local OCPP 1.6-J and 2.0.1 central system. Prints 'CP < frame' (from the "
                     "charge point), 'CP > frame' (to it), '!! violation'.")
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=9000)
@@ -840,7 +953,13 @@ def main(argv=None):
     ap.add_argument("--client-ca", help="require client certificates from this CA (PEM)")
     ap.add_argument("--heartbeat", type=int, default=300, help="heartbeat interval (s)")
     ap.add_argument("--boot-status", default="Accepted", choices=("Accepted", "Pending", "Rejected"))
+    ap.add_argument("--ocpp", default="1.6,2.0.1",
+                    help="versions served, comma-separated (default 1.6,2.0.1; a charge point's "
+                         "first offered one that is served wins)")
     args = ap.parse_args(argv)
+    versions = ["ocpp" + v.strip() for v in args.ocpp.split(",")]
+    if set(versions) - set(VERSIONS):
+        ap.error("--ocpp: 1.6 and/or 2.0.1")
     auth = None
     if args.auth:
         auth = dict(item.split(":", 1) for item in args.auth)
@@ -849,7 +968,7 @@ def main(argv=None):
     ssl_context = _tls_context(args.cert, args.key, args.client_ca) if args.cert else None
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     csms = CSMS(auth=auth, ssl_context=ssl_context, heartbeat_interval=args.heartbeat,
-                boot_status=args.boot_status, host=args.host, path=args.path,
+                boot_status=args.boot_status, host=args.host, path=args.path, versions=versions,
                 echo=lambda line: print(line, flush=True))
     asyncio.run(csms.run_forever(args.port))
 

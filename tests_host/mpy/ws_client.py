@@ -126,6 +126,18 @@ def badauth(url):
     assert "401" in ws.error and not ws.online, ws.error
 
 
+def negotiate(url, offer, expect):
+    # offer "a,b": the subprotocols in order; expect: the server's choice, or "!text" an error
+    ws = WebSocket(url, subprotocol=tuple(offer.split(",")), timeout=3, backoff_min=10)
+    ws.connect(None, None)
+    pump(ws, lambda o: ws.online or ws.error)
+    if expect[0] == "!":
+        assert not ws.online and expect[1:] in ws.error, ws.error
+    else:
+        assert ws.online and ws.subprotocol == expect, (ws.subprotocol, ws.error)
+        ws.close()
+
+
 def offline(url):
     # nobody listens: the first attempt fails, then waiting in backoff allocates nothing
     ws = WebSocket(url, timeout=3, backoff_min=30)
