@@ -1,7 +1,7 @@
 # ChargePoint: one cooperative loop() that drives the link, the connectors, the outgoing
 # queue (one call in flight) and the incoming calls.
 
-from . import clock, core, rpc, schema, validate
+from . import clock, core, ocpp16, rpc, validate
 from .authorization_cache import AuthorizationCache
 from .compat import const, log, ticks_diff, ticks_ms
 from .config import Config
@@ -23,6 +23,7 @@ _TX = const(4)
 _AT = const(5)  # ticks when queued
 
 _AVAIL = "availability.json"
+_VERSION = "ocpp.json"  # the version last run: its transaction messages may still be owed
 MAX_CONNECTORS = const(32)  # each costs a Connector and a queued status: ~450 B of heap (32-bit)
 
 
@@ -33,7 +34,7 @@ def _bools(doc):
 class ChargePoint:
     def __init__(self, cp_id, transport, store, connectors=1, vendor="mpy_ocpp", model="mpy_ocpp",
                  profiles=(), queue_size=16, call_timeout=30, auth_timeout=10, journal_size=8,
-                 **boot):
+                 versions=None, **boot):
         if not 0 < connectors <= MAX_CONNECTORS:
             raise ValueError("connectors: 1 to %d" % MAX_CONNECTORS)
         self.id = cp_id
@@ -58,6 +59,9 @@ class ChargePoint:
         for c, a in zip(self.connectors, store.load(_AVAIL, (), _bools)):
             c.available = a
         self.journal = Journal(self, journal_size)
+        self.versions = versions = versions or (ocpp16,)  # offered in this order; the CSMS picks
+        last = store.load(_VERSION, None, lambda d: d in [v.VERSION for v in versions])
+        self._use([v for v in versions if v.VERSION == last][0] if last else versions[0])
         for tx in self.journal.txs:  # running when the power went
             if not tx.stopped and 0 < tx.connector_id <= connectors:
                 self.connectors[tx.connector_id].resume(tx)
@@ -65,6 +69,7 @@ class ChargePoint:
         boot["chargePointVendor"] = vendor
         boot["chargePointModel"] = model
         self.boot = boot
+        self.boot_reason = "PowerUp"  # 2.0.1 BootNotification reason: a board may know better
         self.ids = 0  # the last message id's counter
         self.queue = []
         self.queue_size = max(queue_size, connectors + 8)  # a status per connector + boot + room
@@ -183,7 +188,21 @@ class ChargePoint:
 
     def _connect(self):
         key = self.config.values["AuthorizationKey"]  # Basic auth only with a key (profile 1/2)
+        self._offer()
         self.transport.connect(self.id if key else None, key or None)
+
+    def _offer(self):
+        """What the transport offers at its next handshake: every version, but only the one
+        in use while the journal holds a transaction made in it (running, or owing messages:
+        they can only go in that version)."""
+        f = getattr(self.transport, "offer", None)  # optional: without it, versions[0] only
+        if f:
+            f([v.SUBPROTOCOL for v in ((self.v,) if self.journal.txs else self.versions)])
+
+    def _use(self, v):
+        self.v = v
+        self.version = v.VERSION
+        v.select(self)
 
     def _set_ping(self):
         f = getattr(self.transport, "set_ping", None)  # optional in the transport interface
@@ -197,6 +216,25 @@ class ChargePoint:
         if p and not online:
             self.pending = None
             self.queue.insert(0, p[1])  # sent or not, it goes again
+        if not online:
+            self._offer()
+            return
+        chosen = getattr(self.transport, "subprotocol", None)
+        for v in self.versions:
+            if v.SUBPROTOCOL == chosen and v is not self.v:
+                self._switch(v)
+
+    def _switch(self, v):
+        """The CSMS chose another version: boot again in it. Queued messages were made for
+        the other one: they go, and the connectors report their status anew."""
+        log("OCPP %s chosen by the CSMS (was %s)" % (v.VERSION, self.version))
+        self._use(v)
+        self.store.save(_VERSION, v.VERSION)
+        self.queue = [e for e in self.queue if e[_TX] is not None]
+        self.accepted = False
+        self._boot_due = ticks_ms()
+        for c in self.connectors:
+            c.status = None
 
     # outgoing calls
 
@@ -259,7 +297,7 @@ class ChargePoint:
         self.pending = None
         e = p[1]
         if code is None:
-            bad = validate.check(e[_ACTION] + "Response", payload)
+            bad = validate.check(e[_ACTION] + "Response", payload, self.v.schema)
             if bad:
                 code = bad[0]
                 log("%s answer invalid: %s" % (e[_ACTION], bad[1]))
@@ -323,12 +361,13 @@ class ChargePoint:
         if len(msg) != 4 or type(msg[2]) is not str:
             return self.send_error(mid, "ProtocolError", "A CALL has 4 elements")
         action, payload = msg[2], msg[3]
-        if action not in schema.CALLS:
+        v = self.v
+        if action not in v.ACTIONS:
             return self.send_error(mid, "NotImplemented", "Unknown action %s" % action[:40])
-        handler = self.handler(action)
+        handler = v.handler(self, action)
         if handler is None:
             return self.send_error(mid, "NotSupported", "%s is not supported" % action)
-        bad = validate.check(action, payload)
+        bad = validate.check(action, payload, v.schema)
         if bad:
             return self.send_error(mid, bad[0], bad[1])
         try:
@@ -346,14 +385,10 @@ class ChargePoint:
             self.send_error(mid, "InternalError", "")
 
     def handler(self, action):
-        for p in self.profiles:
-            f = getattr(p, action, None)
-            if f:
-                return f
-        return None
+        return self.v.handler(self, action)
 
     def send_error(self, mid, code, description=""):
-        self._send([rpc.CALLERROR, mid, code, description, {}])
+        self._send([rpc.CALLERROR, mid, self.v.code(code), description, {}])
 
     def _send(self, frame):
         """Send an OCPP-J frame (a list). A transport whose class says `json_frames = True`
@@ -369,7 +404,7 @@ class ChargePoint:
     # answers to our calls
 
     def boot_notification(self):
-        self.call("BootNotification", self.boot, self._booted, prio=_BOOT)
+        self.call("BootNotification", self.v.boot(self), self._booted, prio=_BOOT)
 
     def heartbeat(self):
         self.call("Heartbeat", {}, self._heartbeat, prio=_LOW)
@@ -397,21 +432,15 @@ class ChargePoint:
     # services for the connectors and the profiles
 
     def status_notification(self, cid, status, err):
+        p = self.v.status(self, cid, status, err)
+        if p is None:
+            return
         if not (self.online and self.accepted):
             for e in self.queue:  # offline, only the newest status of a connector matters
-                if e[_ACTION] == "StatusNotification" and e[_PAYLOAD]["connectorId"] == cid:
+                q = e[_PAYLOAD]
+                if e[_ACTION] == "StatusNotification" and q.get("evseId", q.get("connectorId")) == cid:
                     self.queue.remove(e)
                     break
-        p = {"connectorId": cid, "status": status, "errorCode": "NoError", "timestamp": clock.iso()}
-        if err is not None:
-            if type(err) is str:
-                p["errorCode"] = err
-            else:
-                p["errorCode"] = err[0]
-                if err[1]:
-                    p["info"] = err[1]
-                if len(err) > 2 and err[2]:
-                    p["vendorErrorCode"] = err[2]
         self.call("StatusNotification", p)
 
     def remember(self, id_tag, info):
@@ -448,6 +477,9 @@ class ChargePoint:
 
     def tag(self, cid, id_tag):
         """An idTag presented at connector `cid` (0: wherever it fits)."""
+        if not self.v.TRANSACTIONS:
+            log("tag %s: no transactions in OCPP %s yet" % (id_tag, self.version))
+            return False
         c = self._connector_for(cid, id_tag)
         if c is None:
             log("tag %s: no connector free" % id_tag)
@@ -502,6 +534,13 @@ class ChargePoint:
             k.available = old
             return None
         return available or not any(c.tx for c in cs)
+
+    def data_transfer_in(self, p):
+        """A DataTransfer from the CSMS: the firmware's on_data_transfer answers it."""
+        if self.on_data_transfer is None:
+            return {"status": "UnknownVendorId"}
+        status, data = self.on_data_transfer(p["vendorId"], p.get("messageId"), p.get("data"))
+        return {"status": status, "data": data} if data is not None else {"status": status}
 
     def data_transfer(self, vendor_id, message_id=None, data=None, cb=None):
         p = {"vendorId": vendor_id}

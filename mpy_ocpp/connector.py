@@ -162,7 +162,7 @@ class Connector:
 
     def begin(self, id_tag, parent=None):
         """Authorize a transaction: it starts as soon as the cable is in."""
-        if self.tx or self.id == 0:
+        if self.tx or self.id == 0 or not self.cp.v.TRANSACTIONS:
             return False
         self.session = (id_tag, parent)
         self._session_at = ticks_ms()

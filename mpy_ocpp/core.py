@@ -31,10 +31,7 @@ def ClearCache(cp, p):
 
 
 def DataTransfer(cp, p):
-    if cp.on_data_transfer is None:
-        return {"status": "UnknownVendorId"}
-    status, data = cp.on_data_transfer(p["vendorId"], p.get("messageId"), p.get("data"))
-    return {"status": status, "data": data} if data is not None else {"status": status}
+    return cp.data_transfer_in(p)
 
 
 def GetConfiguration(cp, p):

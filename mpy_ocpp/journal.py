@@ -105,6 +105,7 @@ class Journal:
         self.seq += 1
         tx.seq = self.seq
         self.txs.append(tx)
+        self.cp._offer()  # from now on the link must speak this transaction's version
         return self.push(tx, "StartTransaction", payload)
 
     def push(self, tx, action, payload):

@@ -1,14 +1,19 @@
-"""Validate incoming OCPP 1.6 payloads against the tables in schema.py (draft-04 semantics).
+"""Validate incoming OCPP payloads against the tables in schema.py (1.6) or schema201.py
+(2.0.1), draft-04 semantics.
 
-check(name, payload) -> None if valid, else (error_code, "field.path: what"); `name` is a
-CSMS->CP action (its request) or "<CP->CSMS action>Response". Unknown names: None.
+check(name, payload, s) -> None if valid, else (error_code, "field.path: what"); `name`
+is a CSMS->CP action (its request) or "<CP->CSMS action>Response"; `s` the table module (schema or schema201).
+Unknown names: None. Error codes are spelled as in 1.6 (the 2.0.1 side renames two).
 
-Nodes of schema.T (children are indices into T):
-  object  (nrequired, name, child, name, child, ...)  required names first; no other names allowed
+Nodes of s.T (children are indices into T):
+  object  (nrequired, name, child, name, child, ...)  required names first; no other names
+                                                       allowed, unless a None ends it (open)
   enum    ("value", ...)                               a string, one of these
   array   (_ARR, child, minItems, maxItems or None)
   string  (_STR, maxLength or None)
-  other   (_DT,) date-time string, (_INT,), (_BOOL,), (_NUM, multipleOf or None, minimum or None)
+  integer (_INT,) or (_INT, minimum or None, maximum or None)
+  other   (_DT,) date-time string, (_BOOL,), (_NUM, multipleOf or None, minimum or None),
+          (_ANY,) any value
 
 The first error found is returned. Order: payload not an object; then per object: unknown
 property, missing required property, then each property in payload order (depth first);
@@ -18,7 +23,6 @@ not days per month); multipleOf allows float rounding (0.3 is a multiple of 0.1 
 beyond ±(2**31 - 1), inf and nan are out of range (PropertyConstraintViolation).
 """
 from .compat import const
-from .schema import T, spec
 
 _ARR = const(-1)
 _STR = const(-2)
@@ -26,6 +30,7 @@ _DT = const(-3)
 _INT = const(-4)
 _NUM = const(-5)
 _BOOL = const(-6)
+_ANY = const(-7)
 
 _TYPE = ("TypeConstraintViolation", ": wrong type")
 _OCC = "OccurenceConstraintViolation"
@@ -34,20 +39,22 @@ _BIG = const(0x7FFFFFFF)  # numbers are 32-bit on the wire: no bigints into indi
 _RANGE = (_PROP, ": out of range")
 
 
-def check(name, payload):
-    n = spec(name)
+def check(name, payload, s):
+    n = s.spec(name)
     if n is None:
         return None
     if type(payload) is not dict:
         return ("FormationViolation", "payload: not a JSON object")
-    e = _val(n, payload)
+    e = _val(n, payload, s.T)
     return e and (e[0], e[1][1:])  # drop the leading "." of the top-level name
 
 
-def _val(n, v):
+def _val(n, v, T):
     # None, or (code, path + ": what") with the path starting with "." or "["
     k = n[0]
     t = type(v)
+    if k == _ANY:
+        return None
     if type(k) is str:
         if t is not str:
             return _TYPE
@@ -56,23 +63,25 @@ def _val(n, v):
     elif k >= 0:
         if t is not dict:
             return _TYPE
+        shut = len(n) & 1  # an open object ends in None
         for p in v:
-            if p not in n:
+            if shut and p not in n:
                 return ("FormationViolation", "." + p + ": not allowed")
         for i in range(1, 1 + 2 * k, 2):
             if n[i] not in v:
                 return (_OCC, "." + n[i] + ": missing")
         for p in v:
-            e = _val(T[n[n.index(p) + 1]], v[p])
-            if e:
-                return (e[0], "." + p + e[1])
+            if p in n:
+                e = _val(T[n[n.index(p) + 1]], v[p], T)
+                if e:
+                    return (e[0], "." + p + e[1])
     elif k == _ARR:
         if t is not list:
             return _TYPE
         if len(v) < n[2] or n[3] is not None and len(v) > n[3]:
             return (_OCC, ": wrong number of items")
         for i in range(len(v)):
-            e = _val(T[n[1]], v[i])
+            e = _val(T[n[1]], v[i], T)
             if e:
                 return (e[0], "[%d]%s" % (i, e[1]))
     elif k == _NUM:
@@ -93,6 +102,8 @@ def _val(n, v):
         return _TYPE
     elif k == _INT:
         if not -_BIG <= v <= _BIG:
+            return _RANGE
+        if len(n) > 1 and (n[1] is not None and v < n[1] or n[2] is not None and v > n[2]):
             return _RANGE
     elif k == _STR:
         if n[1] is not None and len(v) > n[1]:

@@ -203,6 +203,9 @@ class WebSocket:
         self._bo = self._bmin
         self._at = ticks_ms()
 
+    def offer(self, subprotocols):  # the subprotocols of the next handshakes, in this order
+        self.subprotocols = tuple(subprotocols)
+
     def set_ping(self, seconds):  # WebSocketPingInterval; 0 = no pings
         self._pi = seconds * 1000
 

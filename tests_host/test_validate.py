@@ -15,7 +15,11 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from mpy_ocpp import schema
-from mpy_ocpp.validate import check
+from mpy_ocpp.validate import check as _check
+
+
+def check(name, payload, s=schema):
+    return _check(name, payload, s)
 from tools import gen_schema
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "mpy"))
@@ -52,12 +56,13 @@ def _multiple_of(validator, m, x, schema_):
 
 
 Oracle = jsonschema.validators.extend(jsonschema.Draft4Validator, {"multipleOf": _multiple_of})
+T0 = "2026-11-21T10:00:00Z"
 BIG = 2 ** 31 - 1  # check() refuses numbers beyond ±BIG (out of range): the oracle too
 
 
 def _ranged(s):
     s = dict(s)
-    if s["type"] in ("integer", "number"):
+    if s.get("type") in ("integer", "number"):
         s.update(minimum=-BIG, maximum=BIG)
     if "properties" in s:
         s["properties"] = {k: _ranged(v) for k, v in s["properties"].items()}
@@ -71,21 +76,55 @@ ORACLES = {n: Oracle(_ranged(s), format_checker=_formats) for n, s in SCHEMAS.it
 
 def test_schema_py_is_up_to_date():
     assert gen_schema.OUT.read_text() == gen_schema.render(), "run tools/gen_schema.py"
+    assert gen_schema.OUT_201.read_text() == gen_schema.render("2.0.1"), "run tools/gen_schema.py"
+
+
+def test_201_tables_agree_with_jsonschema():
+    # every 2.0.1 table against Draft4Validator on the official schema: valid examples and
+    # one mutation of each kind that the tables must refuse with the same verdict
+    from mpy_ocpp import schema201
+    g = gen_schema
+    names = list(g.CALLS_201) + [a + "Response" for a in g.SENT_201]
+    for n in names:
+        assert schema201.spec(n) is not None, n
+    assert set(g.CALLS_201) <= set(g.ACTIONS_201) == set(schema201.ACTIONS)
+    cases = [
+        ("DataTransfer", {"vendorId": "V", "data": {"x": [1, "2"]}}),
+        ("DataTransfer", {"vendorId": "V" * 256}),
+        ("DataTransfer", {"vendorId": "V", "customData": {"vendorId": "C", "free": [1]}}),
+        ("DataTransfer", {"vendorId": "V", "customData": {"free": 1}}),
+        ("DataTransfer", {"vendorId": "V", "other": 1}),
+        ("BootNotificationResponse", {"currentTime": T0, "interval": 10, "status": "Accepted"}),
+        ("BootNotificationResponse", {"currentTime": "2026", "interval": 10, "status": "Accepted"}),
+        ("BootNotificationResponse", {"currentTime": T0, "interval": 1.5, "status": "Accepted"}),
+        ("BootNotificationResponse", {"currentTime": T0, "interval": 10, "status": "Accepted",
+                                      "statusInfo": {"reasonCode": "R" * 21}}),
+        ("HeartbeatResponse", {}),
+        ("StatusNotificationResponse", {"customData": {"vendorId": "C"}}),
+        ("DataTransferResponse", {"status": "UnknownVendorId", "data": None}),
+    ]
+    for name, x in cases:
+        oracle = Oracle(_ranged(g.load(name, "2.0.1")), format_checker=_formats)
+        assert oracle.is_valid(x) == (check(name, x, schema201) is None), (name, x)
 
 
 def test_generator_encodings():
     import mpy_ocpp.validate as v
 
     g = gen_schema
-    assert (v._ARR, v._STR, v._DT, v._INT, v._NUM, v._BOOL) == (g.ARR, g.STR, g.DT, g.INT,
-                                                                 g.NUM, g.BOOL)
+    assert (v._ARR, v._STR, v._DT, v._INT, v._NUM, v._BOOL, v._ANY) == (
+        g.ARR, g.STR, g.DT, g.INT, g.NUM, g.BOOL, g.ANY)
     array = {"type": "array", "items": {"type": "integer"}, "minItems": 1, "maxItems": 3}
     assert g.node(array, "x") == (g.ARR, (g.INT,), 1, 3)
     assert g.node({"type": "number", "minimum": 0}, "x") == (g.NUM, None, 0)
     obj = {"type": "object", "additionalProperties": False, "required": ["b"],
            "properties": {"a": {"type": "boolean"}, "b": {"type": "string", "enum": ["X"]}}}
     assert g.node(obj, "x") == (1, "b", ("X",), "a", (g.BOOL,))
-    for bad in ({"type": "integer", "maximum": 3}, {"type": "object", "properties": {}},
+    assert g.node({"type": "integer", "maximum": 3}, "x") == (g.INT, None, 3)
+    assert g.node({"type": "object", "properties": {}}, "x") == (0, None)  # open (customData)
+    assert g.node({"description": "anything"}, "x") == (g.ANY,)
+    for bad in ({"type": "integer", "exclusiveMaximum": 3}, {"type": "object", "properties": {},
+                                                             "additionalProperties": True},
                 {"type": "string", "format": "email"}, {"type": ["string", "null"]},
                 dict(obj, required=["c"]), {"type": "array", "items": [{"type": "integer"}]}):
         with pytest.raises(SystemExit):

@@ -39,6 +39,8 @@ PKG = "mpy_ocpp"
 PROFILES = ("local_auth_list", "reservation", "smart_charging", "remote_trigger",
             "firmware_management")
 HELPERS = {"http": "firmware_management"}
+# OCPP 2.0.1 (in progress: no transactions yet): in the flash table, in no RAM build so far
+V201 = ("ocpp201", "schema201")
 
 MICROOCPP = {"flash": 121170, "heap_idle": 12308, "heap_peak": 21916, "init_ms": 21,
              "idle_ms": 0.05, "getconf_ms": 5.4}
@@ -80,6 +82,8 @@ def profile_of(name):
     base = name.split(".")[0]
     if base in PROFILES:
         return base
+    if base in V201:
+        return "2.0.1"
     return HELPERS.get(base)
 
 
@@ -107,7 +111,7 @@ def builds(sizes):
     for p in present:
         out.append(("core+" + p, core + [m for m in sizes if profile_of(m) == p]))
     if len(present) > 1:
-        out.append(("full", list(sizes)))
+        out.append(("full", [m for m in sizes if profile_of(m) != "2.0.1"]))
     return out
 
 

@@ -800,7 +800,7 @@ class CSMS:
         awaited inside a handler)."""
         if validate:
             problems = []
-            _schema(Call("x", action, payload), problems)
+            _schema(Call("x", action, payload), problems, self._conn(cp_id).version)
             if problems:
                 raise ValueError("invalid %s request: %s" % (action, problems))
         try:

@@ -1,13 +1,18 @@
-"""Generate mpy_ocpp/schema.py from the official OCPP 1.6 JSON schemas (CPython, host only).
+"""Generate mpy_ocpp/schema.py (OCPP 1.6) and mpy_ocpp/schema201.py (OCPP 2.0.1) from the
+official JSON schemas shipped by the `ocpp` package (CPython, host only).
 
-    .venv/bin/python tools/gen_schema.py            # rewrite mpy_ocpp/schema.py
-    .venv/bin/python tools/gen_schema.py --check    # exit 1 if it is out of date
+    .venv/bin/python tools/gen_schema.py            # rewrite both
+    .venv/bin/python tools/gen_schema.py --check    # exit 1 if one is out of date
 
 Only what the charge point receives: the requests of the CSMS->CP actions and the responses of
 the CP->CSMS actions. Every distinct sub-schema becomes one entry of the constant tuple `T`
 (shared ones - idTagInfo, chargingProfile, enums - appear once); entries refer to each other
 by index, so the whole table is one constant that mpy-cross freezes into flash. The node
 layout is described in mpy_ocpp/validate.py; the kind numbers below must match its consts.
+The 2.0.1 schemas' `$ref`s are resolved first (load()); their objects without
+`additionalProperties: false` (customData) are open. For 2.0.1 only the actions built so far
+have tables (CALLS); ACTIONS names every CSMS->CP action, so that the others are answered
+NotSupported rather than NotImplemented.
 """
 import json
 import sys
@@ -16,6 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "mpy_ocpp" / "schema.py"
+OUT_201 = ROOT / "mpy_ocpp" / "schema201.py"
 
 # CSMS -> CP actions of OCPP 1.6 (all profiles): the charge point validates their requests.
 CALLS = (
@@ -32,18 +38,51 @@ SENT = (
     "StatusNotification", "StopTransaction",
 )
 
-ARR, STR, DT, INT, NUM, BOOL = range(-1, -7, -1)  # = _ARR.._BOOL in mpy_ocpp/validate.py
-IGNORED = {"$schema", "$id", "title", "description"}
+# OCPP 2.0.1: every CSMS -> CP action; those with tables so far (the use cases built); the
+# CP -> CSMS actions the charge point sends, whose responses it checks.
+ACTIONS_201 = (
+    "CancelReservation", "CertificateSigned", "ChangeAvailability", "ClearCache",
+    "ClearChargingProfile", "ClearDisplayMessage", "ClearVariableMonitoring", "CostUpdated",
+    "CustomerInformation", "DataTransfer", "DeleteCertificate", "GetBaseReport",
+    "GetCertificateStatus", "GetChargingProfiles", "GetCompositeSchedule", "GetDisplayMessages",
+    "GetInstalledCertificateIds", "GetLocalListVersion", "GetLog", "GetMonitoringReport",
+    "GetReport", "GetTransactionStatus", "GetVariables", "InstallCertificate", "PublishFirmware",
+    "RequestStartTransaction", "RequestStopTransaction", "ReserveNow", "Reset", "SendLocalList",
+    "SetChargingProfile", "SetDisplayMessage", "SetMonitoringBase", "SetMonitoringLevel",
+    "SetNetworkProfile", "SetVariableMonitoring", "SetVariables", "TriggerMessage",
+    "UnlockConnector", "UnpublishFirmware", "UpdateFirmware",
+)
+CALLS_201 = ("DataTransfer",)
+SENT_201 = ("BootNotification", "DataTransfer", "Heartbeat", "StatusNotification")
+
+ARR, STR, DT, INT, NUM, BOOL, ANY = range(-1, -8, -1)  # = _ARR.._ANY in mpy_ocpp/validate.py
+IGNORED = {"$schema", "$id", "title", "description", "javaType", "comment", "default",
+           "definitions"}
 
 
-def schema_dir():
+def schema_dir(version="1.6"):
     import ocpp
 
-    return Path(ocpp.__file__).parent / "v16" / "schemas"
+    return Path(ocpp.__file__).parent / ("v16" if version == "1.6" else "v201") / "schemas"
 
 
-def load(name):
-    return json.loads((schema_dir() / (name + ".json")).read_text(encoding="utf-8-sig"))
+def load(name, version="1.6"):
+    """The schema of `name` (an action's request, or "<action>Response"), `$ref`s resolved."""
+    if version != "1.6" and not name.endswith("Response"):
+        name += "Request"
+    doc = json.loads((schema_dir(version) / (name + ".json")).read_text(encoding="utf-8-sig"))
+    defs = doc.get("definitions", {})
+
+    def resolve(x):
+        if isinstance(x, dict):
+            if "$ref" in x:
+                ref = x["$ref"]
+                if not ref.startswith("#/definitions/") or set(x) - {"$ref", "description"}:
+                    raise SystemExit("%s: unsupported $ref %s" % (name, ref))
+                return resolve(defs[ref[14:]])
+            return {k: resolve(v) for k, v in x.items() if k != "definitions"}
+        return [resolve(v) for v in x] if isinstance(x, list) else x
+    return resolve(doc)
 
 
 def node(s, path):
@@ -57,15 +96,17 @@ def node(s, path):
     t = s.get("type")
     if t == "object":
         props, req, add = take("properties", "required", "additionalProperties")
-        if add is not False:
-            raise SystemExit(path + ": only additionalProperties false is supported")
+        if add not in (False, None):
+            raise SystemExit(path + ": only additionalProperties false or absent is supported")
+        if add is None and "additionalProperties" in s:
+            raise SystemExit(path + ": additionalProperties null")
         props, req = props or {}, req or []
         if len(set(req)) != len(req) or any(n not in props for n in req):
             raise SystemExit(path + ": bad required list")
         out = [len(req)]
         for n in req + [n for n in props if n not in req]:
             out += [n, node(props[n], path + "." + n)]
-        return tuple(out)
+        return tuple(out + ([] if add is False else [None]))  # open: even length
     if t == "array":
         items, lo, hi, _ = take("items", "minItems", "maxItems", "additionalItems")
         if not isinstance(items, dict):
@@ -86,14 +127,16 @@ def node(s, path):
             raise SystemExit(path + ": unsupported format " + fmt)
         return (STR, mx)
     if t == "integer":
-        take()
-        return (INT,)
+        lo, hi = take("minimum", "maximum")
+        return (INT,) if lo is None and hi is None else (INT, lo, hi)
     if t == "number":
         mul, lo = take("multipleOf", "minimum")
         return (NUM, mul, lo)
     if t == "boolean":
         take()
         return (BOOL,)
+    if t is None and not set(s) - IGNORED:  # no type, no constraint: any JSON value
+        return (ANY,)
     raise SystemExit("%s: unsupported type %r" % (path, t))
 
 
@@ -103,14 +146,15 @@ def kind(n):
 
 def children(n):
     k = kind(n)
-    return list(n[2::2]) if k == "object" else [n[1]] if k == ARR else []
+    return list(n[2:len(n) - (len(n) + 1) % 2:2]) if k == "object" else [n[1]] if k == ARR else []
 
 
-def build():
+def build(version="1.6"):
     """The table T (most referenced nodes first, then the roots in CALLS + SENT order), the
     index of the first root, and for each node the property names it is used for."""
-    roots = [node(load(a), a) for a in CALLS] + [node(load(a + "Response"), a + "Response")
-                                                 for a in SENT]
+    calls, sent = (CALLS, SENT) if version == "1.6" else (CALLS_201, SENT_201)
+    roots = [node(load(a, version), a) for a in calls] + [
+        node(load(a + "Response", version), a + "Response") for a in sent]
     uses = Counter()
     keys = {}
 
@@ -133,9 +177,9 @@ def build():
         if k != "object":
             return n
         out = [n[0]]
-        for i in range(1, len(n), 2):
+        for i in range(1, len(n) - 1, 2):
             out += [n[i], index[n[i + 1]]]
-        return tuple(out)
+        return tuple(out + ([None] if len(n) % 2 == 0 else []))
 
     # roots are never shared: T[first + i] belongs to action i even if two schemas are equal
     return [flat(n) for n in inner + roots], len(inner), [keys[n] for n in inner]
@@ -144,7 +188,7 @@ def build():
 def describe(n):
     k = kind(n)
     return k if type(k) is str else ("array", "string", "date-time", "integer", "number",
-                                     "boolean")[-1 - k]
+                                     "boolean", "any")[-1 - k]
 
 
 def wrap(n, width=99):
@@ -153,7 +197,7 @@ def wrap(n, width=99):
     if len(parts) == 1:
         return ["    (%s,)," % parts[0]]
     if kind(n) == "object":
-        parts = parts[:1] + ["%s, %s" % p for p in zip(parts[1::2], parts[2::2])]
+        parts = parts[:1] + ["%s, %s" % p for p in zip(parts[1::2], parts[2::2])] + parts[1 + 2 * ((len(parts) - 1) // 2):]
     lines = ["    ("]
     for p in parts:
         if len(lines[-1]) + len(p) + 2 > width:
@@ -162,22 +206,26 @@ def wrap(n, width=99):
     return [ln.rstrip() for ln in lines[:-1]] + [lines[-1][:-2] + "),"]
 
 
-def render():
-    table, first, keys = build()
+def render(version="1.6"):
+    calls, sent = (CALLS, SENT) if version == "1.6" else (CALLS_201, SENT_201)
+    table, first, keys = build(version)
     lines = [
-        "# Generated by tools/gen_schema.py from the OCPP 1.6 JSON schemas of the `ocpp`",
+        "# Generated by tools/gen_schema.py from the OCPP %s JSON schemas of the `ocpp`" % version,
         "# package - do not edit. Regenerate: .venv/bin/python tools/gen_schema.py",
         "# Node layout: see mpy_ocpp/validate.py. All tables are constants (no heap when frozen).",
         "# T[%d + i] is the request of CALLS[i], then come the responses of _SENT." % first,
         "",
-        "# CSMS->CP actions the charge point knows (their requests are in T)",
-        "CALLS = (",
     ]
-    lines += ["    %r," % a for a in CALLS]
+    if version != "1.6":
+        lines += ["# every CSMS->CP action of OCPP %s (unknown ones are NotImplemented)" % version,
+                  "ACTIONS = ("] + ["    %r," % a for a in ACTIONS_201] + [")"]
+    lines += ["# CSMS->CP actions the charge point %s (their requests are in T)"
+              % ("knows" if version == "1.6" else "checks so far"), "CALLS = ("]
+    lines += ["    %r," % a for a in calls]
     lines += [")", "# CP->CSMS actions whose responses (\"<name>Response\") are in T", "_SENT = ("]
-    lines += ["    %r," % a for a in SENT]
+    lines += ["    %r," % a for a in sent]
     lines += [")", "", "T = ("]
-    names = list(CALLS) + [a + "Response" for a in SENT]
+    names = list(calls) + [a + "Response" for a in sent]
     for i, n in enumerate(table):
         if i < first:
             used = sorted(keys[i])
@@ -199,7 +247,7 @@ def render():
         "        n = len(name) - 8",
         "        for i in range(len(_SENT)):",
         "            if len(_SENT[i]) == n and name.startswith(_SENT[i]):",
-        "                return T[%d + i]" % (first + len(CALLS)),
+        "                return T[%d + i]" % (first + len(calls)),
         "    return None",
         "",
     ]
@@ -207,10 +255,14 @@ def render():
 
 
 def main():
-    text = render()
-    if "--check" in sys.argv:
-        sys.exit(0 if OUT.exists() and OUT.read_text() == text else 1)
-    OUT.write_text(text)
+    stale = False
+    for version, out in (("1.6", OUT), ("2.0.1", OUT_201)):
+        text = render(version)
+        if "--check" in sys.argv:
+            stale = stale or not out.exists() or out.read_text() != text
+        else:
+            out.write_text(text)
+    sys.exit(1 if stale else 0)
 
 
 if __name__ == "__main__":

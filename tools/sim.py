@@ -30,6 +30,9 @@ OPTIONS = """usage: sim.py --url URL --id ID [options]   (commands on stdin: see
   --auth-key KEY    AuthorizationKey for Basic auth, stored on the first start in DIR only
   --ca FILE         the CA certificate (PEM or DER) that signed the CSMS's; needed for wss://
   --power W         what the simulated EV draws while charging, in W (default 11000)
+  --ocpp VERSIONS   1.6, 2.0.1, both in the order to offer them (2.0.1,1.6) or auto (the
+                    default: 1.6,2.0.1, 1.6 first while 2.0.1 has no transactions yet);
+                    the CSMS picks one
   -h, --help        this text
 """ % MAX_CONNECTORS
 
@@ -158,13 +161,21 @@ class Hardware:
             self.wh += self.rated * max(0, int(time.time()) - since) / 3600
 
 
+def versions_for(vs):
+    """The version modules for --ocpp ("1.6", "2.0.1"), in the order offered."""
+    names = [{"1.6": "ocpp16", "2.0.1": "ocpp201"}[v] for v in vs]
+    for n in names:
+        __import__("mpy_ocpp." + n)
+    return tuple([sys.modules["mpy_ocpp." + n] for n in names])
+
+
 class Usage(Exception):
     """A user's mistake: one line on stderr (then exit code 2 on the command line)."""
 
 
 def parse_args(argv):
     opts = {"--connectors": "2", "--power": "11000", "--state": None, "--auth-key": None,
-            "--ca": None, "--url": None, "--id": None}
+            "--ca": None, "--url": None, "--id": None, "--ocpp": "auto"}
     args = []
     for a in argv[1:]:  # --opt=value is --opt value
         args += a.split("=", 1) if a.startswith("--") and "=" in a else [a]
@@ -192,6 +203,11 @@ def parse_args(argv):
             open(opts["--ca"], "rb").close()
         except OSError as e:
             raise Usage("--ca %s: cannot read it (%s)" % (opts["--ca"], e))
+    vs = "1.6,2.0.1" if opts["--ocpp"] == "auto" else opts["--ocpp"]
+    vs = vs.split(",")
+    if not vs or len(set(vs)) != len(vs) or [v for v in vs if v not in ("1.6", "2.0.1")]:
+        raise Usage("--ocpp: 1.6, 2.0.1, both (2.0.1,1.6) or auto, not %s" % opts["--ocpp"])
+    opts["--ocpp"] = vs
     opts["--connectors"] = number(opts["--connectors"], "--connectors", 1, MAX_CONNECTORS, int)
     opts["--power"] = number(opts["--power"], "--power", 0, 1000000, int)
     return opts
@@ -228,13 +244,14 @@ class Sim:
     def boot(self):
         o = self.opts
         url = o["--url"].rstrip("/") + "/" + url_quote(o["--id"])
-        ws = WebSocket(url, ca=o["--ca"], log=log)
+        versions = versions_for(o["--ocpp"])
+        ws = WebSocket(url, subprotocol=[v.SUBPROTOCOL for v in versions], ca=o["--ca"], log=log)
         store = self.store
         if o["--auth-key"] is not None and not store.read("config.json"):
             store.save("config.json", {"AuthorizationKey": o["--auth-key"]})
         cp = self.cp = ChargePoint(o["--id"], Tap(ws), store, connectors=o["--connectors"],
                                    vendor="mpy_ocpp", model="sim", profiles=profiles(),
-                                   firmwareVersion="sim-1")
+                                   versions=versions, firmwareVersion="sim-1")
         cp.on_reset = self.on_reset
         cp.on_data_transfer = lambda vendor, msg, data: ("Accepted", data)
 
@@ -350,7 +367,8 @@ class Sim:
             cs.append({"id": c.id, "status": c.status, "plugged": hw.plugged, "ev_ready": hw.ev_ready,
                        "relay": hw.relay, "energy_wh": int(hw.wh), "power_w": hw.power(),
                        "transaction": c.tx.id if c.tx else None, "limit": c.limit})
-        return {"online": self.cp.online, "accepted": self.cp.accepted, "connectors": cs}
+        return {"online": self.cp.online, "accepted": self.cp.accepted, "ocpp": self.cp.version,
+                "connectors": cs}
 
 
 class Lines:

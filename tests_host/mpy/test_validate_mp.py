@@ -5,8 +5,13 @@ VALID is also used by the CPython tests, which check it against jsonschema.
 """
 import gc
 
+from mpy_ocpp import schema, validate
 from mpy_ocpp.schema import CALLS, T, spec
-from mpy_ocpp.validate import _val, check
+from mpy_ocpp.validate import _val
+
+
+def check(name, payload, s=schema):
+    return validate.check(name, payload, s)
 
 _PROFILE = {
     "chargingProfileId": 7, "transactionId": 12, "stackLevel": 1,
@@ -230,12 +235,33 @@ def test_min_max():
     # not used by the OCPP 1.6 schemas the charge point receives, but supported
     arr = (-1, T.index((-4,)), 1, 2)  # 1 or 2 integers
     few = ("OccurenceConstraintViolation", ": wrong number of items")
-    assert _val(arr, [1]) is None and _val(arr, [1, 2]) is None
-    assert _val(arr, []) == few and _val(arr, [1, 2, 3]) == few
-    assert _val(arr, ["1"]) == ("TypeConstraintViolation", "[0]: wrong type")
+    assert _val(arr, [1], T) is None and _val(arr, [1, 2], T) is None
+    assert _val(arr, [], T) == few and _val(arr, [1, 2, 3], T) == few
+    assert _val(arr, ["1"], T) == ("TypeConstraintViolation", "[0]: wrong type")
     num = (-5, None, 0)  # a number >= 0
-    assert _val(num, 0) is None and _val(num, 0.5) is None
-    assert _val(num, -1) == ("PropertyConstraintViolation", ": below minimum")
+    assert _val(num, 0, T) is None and _val(num, 0.5, T) is None
+    assert _val(num, -1, T) == ("PropertyConstraintViolation", ": below minimum")
+    rng = (-4, 0, 9)  # an integer 0..9 (2.0.1 schemas have such)
+    assert _val(rng, 0, T) is None and _val(rng, 9, T) is None
+    assert _val(rng, -1, T) == _val(rng, 10, T) == ("PropertyConstraintViolation", ": out of range")
+
+
+def test_201_tables():
+    # customData objects are open; data is any value; the 2.0.1 names of the tables
+    from mpy_ocpp import schema201 as s
+    ok = {"vendorId": "Acme", "data": [1, {"a": None}], "customData": {"vendorId": "X", "more": 1}}
+    assert check("DataTransfer", ok, s) is None
+    assert check("DataTransfer", dict(ok, extra=1), s) == ("FormationViolation", "extra: not allowed")
+    assert check("DataTransfer", {"customData": {"vendorId": "X"}}, s) == (
+        "OccurenceConstraintViolation", "vendorId: missing")
+    assert check("DataTransfer", dict(ok, customData={}), s) == (
+        "OccurenceConstraintViolation", "customData.vendorId: missing")
+    boot = {"currentTime": "2026-01-01T00:00:00Z", "interval": 300, "status": "Pending",
+            "statusInfo": {"reasonCode": "Wait"}}
+    assert check("BootNotificationResponse", boot, s) is None
+    assert check("BootNotificationResponse", dict(boot, status="Blocked"), s)[1] == "status: bad enum value"
+    assert check("StatusNotificationResponse", {}, s) is None
+    assert check("Reset", {"type": "Immediate"}, s) is None  # no table yet: not checked here
 
 
 def test_little_allocation():

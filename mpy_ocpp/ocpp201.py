@@ -1,0 +1,50 @@
+# OCPP 2.0.1: what ChargePoint asks of the protocol version it runs (as ocpp16.py). Built so far:
+# B01-B03 (BootNotification and what its status allows), G01 (StatusNotification per EVSE),
+# G02 (Heartbeat), P01-P02 (DataTransfer). Every other CSMS->CP action is answered
+# NotSupported, and no transaction starts while the link speaks 2.0.1 (TransactionEvent is
+# not built yet): a card or a cable is logged and ignored rather than sent as 1.6 messages.
+# Connector i of ChargePoint is EVSE i with its one connector (connectorId 1).
+from . import clock, schema201 as schema
+
+SUBPROTOCOL = "ocpp2.0.1"
+VERSION = "2.0.1"
+ACTIONS = schema.ACTIONS
+TRANSACTIONS = False
+_CHANGED = ("Preparing", "Charging", "SuspendedEV", "SuspendedEVSE", "Finishing")  # = Occupied
+
+
+def select(cp):
+    cp.evse_status = [None] * len(cp.connectors)  # the connectorStatus last queued per EVSE
+
+
+def handler(cp, action):
+    return type(cp).data_transfer_in if action == "DataTransfer" else None
+
+
+def code(c):
+    if c == "FormationViolation":
+        return "FormatViolation"
+    if c == "OccurenceConstraintViolation":
+        return "OccurrenceConstraintViolation"
+    return c
+
+
+def boot(cp):
+    b = cp.boot
+    cs = {"model": b["chargePointModel"], "vendorName": b["chargePointVendor"]}
+    for k, n in (("chargePointSerialNumber", "serialNumber"), ("firmwareVersion", "firmwareVersion")):
+        if k in b:
+            cs[n] = b[k]
+    if "iccid" in b or "imsi" in b:
+        cs["modem"] = {n: b[n] for n in ("iccid", "imsi") if n in b}
+    return {"reason": cp.boot_reason, "chargingStation": cs}
+
+
+def status(cp, cid, status, err):
+    """-> the StatusNotification of EVSE cid, or None: the station itself (0) has none, and
+    the 1.6 statuses that all mean Occupied are one."""
+    s = "Occupied" if status in _CHANGED else status
+    if cid == 0 or cp.evse_status[cid] == s:
+        return None
+    cp.evse_status[cid] = s
+    return {"timestamp": clock.iso(), "connectorStatus": s, "evseId": cid, "connectorId": 1}
