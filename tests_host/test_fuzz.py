@@ -18,12 +18,13 @@ import tracemalloc
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
-from mpy_ocpp import ChargePoint, schema
+from mpy_ocpp import ChargePoint, ocpp201, schema, schema201
 from mpy_ocpp.store import Store
 from tests_host.mpy.fakes import Link
 from tests_host.mpy.fuzz_replay import (answer_calls, charger, check_bounded,
                                         check_journal_readable, feed)
 from tests_host.test_validate import SCHEMAS, valid
+from tools import gen_schema
 
 ACTIONS = list(schema.CALLS)
 JSON = st.recursive(
@@ -145,5 +146,78 @@ def test_memory_stays_bounded_over_many_frames(batch):
         tracemalloc.stop()
         check_bounded(cp)
         assert last - first < 64 * 1024, (first, last)
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- OCPP 2.0.1
+
+CODES_201 = ("NotImplemented", "NotSupported", "ProtocolError", "SecurityError", "FormatViolation",
+             "PropertyConstraintViolation", "TypeConstraintViolation",
+             "OccurrenceConstraintViolation", "GenericError")  # 2.0.1 spellings, no InternalError
+
+
+def calls_201():
+    """CALL frames of every 2.0.1 action: schema-valid payloads where the charge point has a
+    table (their mutations too), random JSON objects for the others."""
+    def one(action):
+        if action in gen_schema.CALLS_201:
+            s = gen_schema.load(action, "2.0.1")
+            good = valid(s)
+            payload = good | st.builds(_mutate, good, st.text(max_size=20) | st.sampled_from(
+                sorted(s.get("properties", {})) or ["x"]), JSON | st.just("__drop__"))
+        else:
+            payload = st.dictionaries(st.text(max_size=12), JSON, max_size=4)
+        return st.builds(lambda mid, p: json.dumps([2, mid, action, p]), IDS, payload)
+    return st.sampled_from(list(schema201.ACTIONS) + ["StartTransaction", "Nope"]).flatmap(one)
+
+
+FRAMES_201 = st.one_of(calls_201(), calls_201(), DEEP, st.text(max_size=80), JSON.map(json.dumps),
+                       st.builds(lambda mid, c: json.dumps([4, mid, c, "", {}]), IDS,
+                                 st.text(max_size=30)),
+                       st.binary(max_size=64))
+
+
+def charger_201(state):
+    link = Link()
+    cp = ChargePoint("CP_1", link, Store(state), connectors=2, versions=(ocpp201,))
+    cp.on_data_transfer = lambda v, m, d: ("Accepted", d)
+    for _ in range(40):
+        cp.loop()
+        answer_calls(cp, link)  # 1.6 and 2.0.1 BootNotification answers look alike
+    assert cp.accepted and cp.version == "2.0.1"
+    return cp, link
+
+
+@settings(max_examples=EXAMPLES or 300, derandomize=not EXAMPLES, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(frames=st.lists(FRAMES_201, min_size=1, max_size=6))
+def test_fuzzed_201_frames_never_crash_and_get_one_answer_each(frames):
+    state = tempfile.mkdtemp()
+    try:
+        cp, link = charger_201(state)
+        for f in frames:
+            link.sent.clear()
+            link.inbox.append(f)
+            cp.loop()
+            replies = [m for m in link.sent if m[0] in (3, 4)]
+            try:
+                msg = json.loads(f) if type(f) is str else None
+            except (ValueError, RecursionError):
+                msg = None
+            heads = [r[:3] for r in replies]
+            if type(f) is str and '"deep"' in f[:12]:
+                assert heads == [[4, "deep", "FormatViolation"]], heads
+            if type(msg) is list and len(msg) == 4 and msg[0] == 2 and type(msg[1]) is str:
+                assert [r[1] for r in replies] == [msg[1]], heads
+                assert replies[0][0] == 3 or replies[0][2] in CODES_201, heads
+                if msg[2] in ("StartTransaction", "Nope"):
+                    assert replies[0][2] == "NotImplemented", heads
+            for r in replies:
+                assert r[0] == 3 or r[2] in CODES_201, r
+            for _ in range(3):
+                answer_calls(cp, link)
+                cp.loop()
+            assert len(cp.queue) <= cp.queue_size
     finally:
         shutil.rmtree(state, ignore_errors=True)

@@ -188,8 +188,10 @@ def bad_dates():
 
 
 def valid(s):
-    """A strategy for instances of schema `s` (the keywords used by the OCPP 1.6 schemas)."""
-    t = s["type"]
+    """A strategy for instances of schema `s` (the keywords used by the OCPP schemas)."""
+    t = s.get("type")
+    if t is None:  # 2.0.1's DataTransfer data: any JSON value
+        return st.none() | st.integers(-99, 99) | st.text(max_size=10) | st.lists(st.booleans(), max_size=3)
     if t == "object":
         props = s.get("properties", {})
         req = s.get("required", [])
@@ -206,7 +208,7 @@ def valid(s):
             return dates()
         return st.text(max_size=s.get("maxLength", 60))
     if t == "integer":
-        return st.integers(-BIG, BIG)
+        return st.integers(s.get("minimum", -BIG), s.get("maximum", BIG))
     if t == "number":  # all have multipleOf 0.1: one decimal place (as a CSMS sends), or ints
         assert s["multipleOf"] == 0.1 and set(s) == {"type", "multipleOf"}
         return st.one_of(st.integers(-99999, 99999).map(lambda k: k / 10),
