@@ -51,7 +51,8 @@ class ChargePoint:
         self.connectors = [Connector(self, i) for i in range(connectors + 1)]
         # the profiles' state, set by their setup(); None = the profile is not in this build
         self.local_list = self.reservation = self.smart_charging = self.firmware = None
-        for p in profiles:
+        self.versions = versions = versions or (ocpp16,)  # offered in this order; the CSMS picks
+        for p in tuple(profiles) + tuple(versions):  # their keys, before the stored values
             if hasattr(p, "setup"):
                 p.setup(self)
         cfg.load()
@@ -59,7 +60,6 @@ class ChargePoint:
         for c, a in zip(self.connectors, store.load(_AVAIL, (), _bools)):
             c.available = a
         self.journal = Journal(self, journal_size)
-        self.versions = versions = versions or (ocpp16,)  # offered in this order; the CSMS picks
         last = store.load(_VERSION, None, lambda d: d in [v.VERSION for v in versions])
         self._use([v for v in versions if v.VERSION == last][0] if last else versions[0])
         for tx in self.journal.txs:  # running when the power went

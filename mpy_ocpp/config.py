@@ -7,11 +7,13 @@ STR = const(2)
 MEASURANDS = const(3)  # comma-separated measurand list, checked against what the meters offer
 ROTATION = const(4)  # ConnectorPhaseRotation: "0.RST,1.RTS"
 LIST = const(5)  # comma-separated list, read-only
+MEMBERS = const(6)  # comma-separated list checked by its key's check (2.0.1 MemberList)
 
 RO = const(1)  # read-only
 WO = const(2)  # write-only: never returned, never logged
 REBOOT = const(4)  # a change takes effect after a reboot
 KEEP = const(8)  # needed to reach the CSMS: also kept in secret.json (see Config.load)
+V201 = const(16)  # an OCPP 2.0.1 variable with no 1.6 key: hidden from the 1.6 messages
 
 _FILE = "config.json"
 _SECRET = "secret.json"
@@ -192,8 +194,13 @@ class Config:
     def change(self, key, text):
         """ChangeConfiguration: the status to answer."""
         k = self.find(key)
-        if k is None:
+        if k is None or k[2] & V201:
             return "NotSupported"
+        return self.set(k, text)
+
+    def set(self, k, text):
+        """A new value (its text) for key entry k: "Accepted", "RebootRequired" or "Rejected"
+        (read-only, invalid, or not on flash)."""
         if k[2] & RO:
             return "Rejected"
         v = self.parse(k, text)
@@ -229,13 +236,13 @@ class Config:
         unknown = []  # asked for by name: unknown, or write-only (never listed)
         for n in names or ():
             k = self.find(n)
-            if k is None or k[2] & WO:
+            if k is None or k[2] & (WO | V201):
                 unknown.append(n)
 
         def known():
             for name in names or self.keys:
                 k = name if type(name) is tuple else self.find(name)
-                if k is not None and not k[2] & WO:
+                if k is not None and not k[2] & (WO | V201):
                     yield {"key": k[0], "readonly": bool(k[2] & RO), "value": _text(k[1], self.values[k[0]])}
         out = {"configurationKey": known}
         if unknown:

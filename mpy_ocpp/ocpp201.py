@@ -1,10 +1,11 @@
 # OCPP 2.0.1: what ChargePoint asks of the protocol version it runs (as ocpp16.py). Built so far:
-# B01-B03 (BootNotification and what its status allows), G01 (StatusNotification per EVSE),
-# G02 (Heartbeat), P01-P02 (DataTransfer). Every other CSMS->CP action is answered
+# B01-B03 (BootNotification and what its status allows), B05-B07 (the device model, in
+# device_model.py), G01 (StatusNotification per EVSE), G02 (Heartbeat), P01-P02
+# (DataTransfer). Every other CSMS->CP action is answered
 # NotSupported, and no transaction starts while the link speaks 2.0.1 (TransactionEvent is
 # not built yet): a card or a cable is logged and ignored rather than sent as 1.6 messages.
 # Connector i of ChargePoint is EVSE i with its one connector (connectorId 1).
-from . import clock, schema201 as schema
+from . import clock, device_model, schema201 as schema
 
 SUBPROTOCOL = "ocpp2.0.1"
 VERSION = "2.0.1"
@@ -17,8 +18,14 @@ def select(cp):
     cp.evse_status = [None] * len(cp.connectors)  # the connectorStatus last queued per EVSE
 
 
+def setup(cp):
+    device_model.setup(cp)
+
+
 def handler(cp, action):
-    return type(cp).data_transfer_in if action == "DataTransfer" else None
+    if action == "DataTransfer":
+        return type(cp).data_transfer_in
+    return getattr(device_model, action, None)  # ACTIONS names only: never a helper
 
 
 def code(c):

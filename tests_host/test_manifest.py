@@ -39,12 +39,32 @@ def freeze(manifests, board_dir, port_dir="/mp/ports/p"):
 
     env = {"include": include,
            "metadata": lambda **k: calls.append(("metadata", k["version"])),
-           "package": lambda name, **k: calls.append(("package", name, k.get("opt")))}
-    exec(compile((ROOT / "manifest.py").read_text(), "manifest.py", "exec"), env)
+           "package": lambda name, **k: calls.append(("package", name, k.get("opt")))
+           or FILES.__setitem__(name, k.get("files"))}
+    cwd = os.getcwd()
+    os.chdir(ROOT)  # as manifestfile.py does: a manifest runs in its own directory
+    try:
+        exec(compile((ROOT / "manifest.py").read_text(), "manifest.py", "exec"), env)
+    finally:
+        os.chdir(cwd)
     return calls
 
 
+FILES = {}  # package -> the files= the last freeze() passed
+
+
 LIBRARY = [("metadata", VERSION), ("package", "mpy_ocpp", 3)]
+
+
+def test_ocpp201_is_frozen_only_when_asked_for(monkeypatch):
+    v201 = {"ocpp201.py", "schema201.py", "device_model.py"}
+    every = {p.name for p in (ROOT / "mpy_ocpp").glob("*.py")}
+    monkeypatch.delenv("MPY_OCPP_201", raising=False)
+    freeze({}, "/b")
+    assert set(FILES["mpy_ocpp"]) == every - v201
+    monkeypatch.setenv("MPY_OCPP_201", "1")
+    freeze({}, "/b")
+    assert set(FILES["mpy_ocpp"]) == every
 
 
 def test_pico_w_keeps_its_board_manifest():

@@ -113,3 +113,87 @@ def test_version_kept_while_transactions_owed(runtime, csms_factory, sims, tmp_p
     csms.wait_for(lambda: len(evse_statuses(csms, 1)) >= 1, timeout=10)
     assert sim.status()["ocpp"] == "2.0.1"
     assert csms.violations == []
+
+
+def _gv(comp, var, **kw):
+    d = {"component": comp if isinstance(comp, dict) else {"name": comp},
+         "variable": var if isinstance(var, dict) else {"name": var}}
+    d.update(kw)
+    return d
+
+
+def test_device_model(runtime, csms_factory, sims):
+    csms = csms_factory(versions=("ocpp2.0.1",))
+    sims(runtime, server=csms, ocpp="2.0.1")
+    csms.wait_action("CP_1", "StatusNotification", count=2)
+    call = lambda a, p: csms.call("CP_1", a, p)  # noqa: E731
+
+    def get(*items):
+        return [(r["attributeStatus"], r.get("attributeValue"))
+                for r in call("GetVariables", {"getVariableData": list(items)})["getVariableResult"]]
+    assert get(_gv("OCPPCommCtrlr", "HeartbeatInterval"),
+               _gv("ocppcommctrlr", "heartbeatinterval"),  # names are case-insensitive
+               _gv("OCPPCommCtrlr", {"name": "MessageAttempts", "instance": "TransactionEvent"}),
+               _gv({"name": "EVSE", "evse": {"id": 1}}, "AvailabilityState"),
+               _gv({"name": "Connector", "evse": {"id": 2, "connectorId": 1}}, "Available"),
+               _gv({"name": "EVSE", "evse": {"id": 3}}, "AvailabilityState"),
+               _gv("EVSE", "AvailabilityState"),  # no evse: not the EVSE component
+               _gv("OCPPCommCtrlr", "Nope"),
+               _gv("Nope", "HeartbeatInterval"),
+               _gv("SecurityCtrlr", "BasicAuthPassword"),
+               _gv("OCPPCommCtrlr", "HeartbeatInterval", attributeType="Target"),
+               _gv("ChargingStation", "Model")) == [
+        ("Accepted", "300"), ("Accepted", "300"), ("Accepted", "3"), ("Accepted", "Available"),
+        ("Accepted", "true"), ("UnknownComponent", None), ("UnknownComponent", None),
+        ("UnknownVariable", None), ("UnknownComponent", None), ("Rejected", None),
+        ("NotSupportedAttributeType", None), ("Accepted", "sim")]
+
+    def set_(*items):
+        return [r["attributeStatus"] for r in
+                call("SetVariables", {"setVariableData": list(items)})["setVariableResult"]]
+    assert set_(_gv("OCPPCommCtrlr", "HeartbeatInterval", attributeValue="60"),
+                _gv("TxCtrlr", "TxStartPoint", attributeValue="EVConnected,Authorized"),
+                _gv("TxCtrlr", "TxStopPoint", attributeValue="Bogus"),
+                _gv("ChargingStation", "Model", attributeValue="x"),
+                _gv("DeviceDataCtrlr", {"name": "ItemsPerMessage", "instance": "GetReport"}, attributeValue="99"),
+                _gv("OCPPCommCtrlr", "HeartbeatInterval", attributeValue="-1"),
+                _gv("Nope", "X", attributeValue="1")) == [
+        "Accepted", "Accepted", "Rejected", "Rejected", "Rejected", "Rejected", "UnknownComponent"]
+    assert get(_gv("OCPPCommCtrlr", "HeartbeatInterval"), _gv("TxCtrlr", "TxStartPoint")) == [
+        ("Accepted", "60"), ("Accepted", "EVConnected,Authorized")]
+    with pytest.raises(Exception) as e:  # more than ItemsPerMessageGetVariables (16)
+        call("GetVariables", {"getVariableData": [_gv("OCPPCommCtrlr", "HeartbeatInterval")] * 17})
+    assert getattr(e.value, "code", None) == "OccurrenceConstraintViolation"
+    # a full report in parts of ItemsPerMessageGetReport (8), seqNo 0.., tbc until the last
+    assert call("GetBaseReport", {"requestId": 7, "reportBase": "FullInventory"}) == {"status": "Accepted"}
+    parts = csms.wait_for(lambda: [p for p in csms.received("CP_1", "NotifyReport")
+                                   if p["requestId"] == 7 and not p["tbc"]] and
+                          [p for p in csms.received("CP_1", "NotifyReport") if p["requestId"] == 7])
+    assert [p["seqNo"] for p in parts] == list(range(len(parts)))
+    assert [p["tbc"] for p in parts] == [True] * (len(parts) - 1) + [False]
+    items = [i for p in parts for i in p["reportData"]]
+    assert all(len(p["reportData"]) <= 8 for p in parts) and len(items) == 39
+    named = {(i["component"]["name"], i["component"].get("evse", {}).get("id"), i["variable"]["name"]): i
+             for i in items}
+    pw = named[("SecurityCtrlr", None, "BasicAuthPassword")]["variableAttribute"][0]
+    assert pw["mutability"] == "WriteOnly" and "value" not in pw
+    assert named[("EVSE", 2, "AvailabilityState")]["variableAttribute"][0]["value"] == "Available"
+    assert named[("TxCtrlr", None, "TxStartPoint")]["variableCharacteristics"]["dataType"] == "MemberList"
+    assert call("GetBaseReport", {"requestId": 8, "reportBase": "ConfigurationInventory"}) == {"status": "Accepted"}
+    conf = csms.wait_for(lambda: [p for p in csms.received("CP_1", "NotifyReport")
+                                  if p["requestId"] == 8 and not p["tbc"]] and
+                         [p for p in csms.received("CP_1", "NotifyReport") if p["requestId"] == 8])
+    muts = {i["variableAttribute"][0]["mutability"] for p in conf for i in p["reportData"]}
+    assert muts == {"ReadWrite", "WriteOnly"}
+    assert csms.violations == []
+
+
+def test_201_variables_are_not_16_keys(runtime, csms_factory, sims):
+    csms = csms_factory(versions=("ocpp1.6",))
+    sims(runtime, server=csms, ocpp="auto", booted=True)
+    keys = {k["key"] for k in csms.call("CP_1", "GetConfiguration", {})["configurationKey"]}
+    assert "HeartbeatInterval" in keys and not {"TxStartPoint", "ItemsPerMessageGetReport"} & keys
+    assert csms.call("CP_1", "GetConfiguration", {"key": ["TxStartPoint"]})["unknownKey"] == ["TxStartPoint"]
+    assert csms.call("CP_1", "ChangeConfiguration", {"key": "TxStartPoint", "value": "EVConnected"}) == {
+        "status": "NotSupported"}
+    assert csms.violations == []

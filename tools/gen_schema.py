@@ -52,8 +52,8 @@ ACTIONS_201 = (
     "SetNetworkProfile", "SetVariableMonitoring", "SetVariables", "TriggerMessage",
     "UnlockConnector", "UnpublishFirmware", "UpdateFirmware",
 )
-CALLS_201 = ("DataTransfer",)
-SENT_201 = ("BootNotification", "DataTransfer", "Heartbeat", "StatusNotification")
+CALLS_201 = ("DataTransfer", "GetBaseReport", "GetVariables", "SetVariables")
+SENT_201 = ("BootNotification", "DataTransfer", "Heartbeat", "NotifyReport", "StatusNotification")
 
 ARR, STR, DT, INT, NUM, BOOL, ANY = range(-1, -8, -1)  # = _ARR.._ANY in mpy_ocpp/validate.py
 IGNORED = {"$schema", "$id", "title", "description", "javaType", "comment", "default",

@@ -1,0 +1,218 @@
+# The OCPP 2.0.1 device model (B05 SetVariables, B06 GetVariables, B07 GetBaseReport with its
+# NotifyReports): the components and variables of the use cases built so far, one table in
+# flash. A variable's value lives in Config: under the 1.6 key of the same setting where 1.6
+# has one (either version may change it, the other sees it), else under a 2.0.1-only key
+# (flag V201, declared by setup()); a few are read from the charge point ("=name").
+# Names are matched case-insensitively; only the Actual attribute exists.
+from . import clock
+from .config import BOOL, INT, MEASURANDS, MEMBERS, RO, STR, V201, WO
+from .rpc import CallError
+
+# (component, variable, variable instance or None, Config key or "=computed")
+VARS = (
+    ("AlignedDataCtrlr", "Interval", None, "ClockAlignedDataInterval"),
+    ("AlignedDataCtrlr", "Measurands", None, "MeterValuesAlignedData"),
+    ("AlignedDataCtrlr", "TxEndedMeasurands", None, "StopTxnAlignedData"),
+    ("AuthCacheCtrlr", "Enabled", None, "AuthorizationCacheEnabled"),
+    ("AuthCtrlr", "AuthorizeRemoteStart", None, "AuthorizeRemoteTxRequests"),
+    ("AuthCtrlr", "LocalAuthorizeOffline", None, "LocalAuthorizeOffline"),
+    ("AuthCtrlr", "LocalPreAuthorize", None, "LocalPreAuthorize"),
+    ("AuthCtrlr", "OfflineTxForUnknownIdEnabled", None, "AllowOfflineTxForUnknownId"),
+    ("ChargingStation", "Available", None, "=available"),
+    ("ChargingStation", "AvailabilityState", None, "=state"),
+    ("ChargingStation", "Model", None, "=model"),
+    ("ChargingStation", "VendorName", None, "=vendor"),
+    ("Connector", "Available", None, "=available"),
+    ("Connector", "AvailabilityState", None, "=state"),
+    ("DeviceDataCtrlr", "ItemsPerMessage", "GetReport", "ItemsPerMessageGetReport"),
+    ("DeviceDataCtrlr", "ItemsPerMessage", "GetVariables", "ItemsPerMessageGetVariables"),
+    ("DeviceDataCtrlr", "ItemsPerMessage", "SetVariables", "ItemsPerMessageSetVariables"),
+    ("EVSE", "Available", None, "=available"),
+    ("EVSE", "AvailabilityState", None, "=state"),
+    ("OCPPCommCtrlr", "HeartbeatInterval", None, "HeartbeatInterval"),
+    ("OCPPCommCtrlr", "MessageAttemptInterval", "TransactionEvent", "TransactionMessageRetryInterval"),
+    ("OCPPCommCtrlr", "MessageAttempts", "TransactionEvent", "TransactionMessageAttempts"),
+    ("OCPPCommCtrlr", "ResetRetries", None, "ResetRetries"),
+    ("OCPPCommCtrlr", "UnlockOnEVSideDisconnect", None, "UnlockConnectorOnEVSideDisconnect"),
+    ("OCPPCommCtrlr", "WebSocketPingInterval", None, "WebSocketPingInterval"),
+    ("SampledDataCtrlr", "TxEndedMeasurands", None, "StopTxnSampledData"),
+    ("SampledDataCtrlr", "TxUpdatedInterval", None, "MeterValueSampleInterval"),
+    ("SampledDataCtrlr", "TxUpdatedMeasurands", None, "MeterValuesSampledData"),
+    ("SecurityCtrlr", "BasicAuthPassword", None, "AuthorizationKey"),
+    ("TxCtrlr", "EVConnectionTimeOut", None, "ConnectionTimeOut"),
+    ("TxCtrlr", "MaxEnergyOnInvalidId", None, "MaxEnergyOnInvalidId"),
+    ("TxCtrlr", "StopTxOnEVSideDisconnect", None, "StopTransactionOnEVSideDisconnect"),
+    ("TxCtrlr", "StopTxOnInvalidId", None, "StopTransactionOnInvalidId"),
+    ("TxCtrlr", "TxStartPoint", None, "TxStartPoint"),
+    ("TxCtrlr", "TxStopPoint", None, "TxStopPoint"),
+)
+_PER_EVSE = ("EVSE", "Connector")  # one instance per EVSE (a Connector: its connector 1)
+_POINTS = ("ParkingBayOccupancy", "EVConnected", "Authorized", "DataSigned", "PowerPathClosed",
+           "EnergyTransfer")
+
+
+def _points(v):
+    items = v.split(",")
+    return all([i in _POINTS for i in items]) and len(set(items)) == len(items)
+
+
+def setup(cp):
+    """The 2.0.1-only values, before Config.load() reads the stored ones."""
+    d = cp.config.declare
+    d("ItemsPerMessageGetReport", INT, 8, RO | V201)
+    d("ItemsPerMessageGetVariables", INT, 16, RO | V201)
+    d("ItemsPerMessageSetVariables", INT, 16, RO | V201)
+    d("TxStartPoint", MEMBERS, "PowerPathClosed", V201, _points)
+    d("TxStopPoint", MEMBERS, "EVConnected,Authorized", V201, _points)
+
+
+def _same(a, b):  # case-insensitive, None = absent
+    return a is b or (a is not None and b is not None and a.lower() == b.lower())
+
+
+def _find(cp, comp, var):
+    """(row, evse id or 0) for a component and a variable of a request, else the status."""
+    name, e = comp["name"], comp.get("evse")
+    evse = e["id"] if e else 0
+    known = False
+    for r in VARS:
+        if not _same(r[0], name) or _same(r[0], "Connector") and e and e.get("connectorId", 1) != 1:
+            continue
+        if (r[0] in _PER_EVSE) != (0 < evse < len(cp.connectors)) or comp.get("instance") is not None:
+            continue
+        known = True
+        if _same(r[1], var["name"]) and _same(r[2], var.get("instance")):
+            return r, evse
+    return "UnknownVariable" if known else "UnknownComponent"
+
+
+def _value(cp, r, evse):
+    """The value's text (None: write-only)."""
+    k = r[3]
+    if k == "=available":
+        return "true"
+    if k == "=state":
+        s = cp.connectors[evse].status or "Available"
+        return "Occupied" if s in ("Preparing", "Charging", "SuspendedEV", "SuspendedEVSE",
+                                   "Finishing") else s
+    if k == "=model" or k == "=vendor":
+        return cp.boot["chargePointModel" if k == "=model" else "chargePointVendor"]
+    e = cp.config.find(k)
+    if e[2] & WO:
+        return None
+    v = cp.config.values[k]
+    return ("true" if v else "false") if e[1] == BOOL else str(v)
+
+
+def _too_many(cp, items, what):
+    if len(items) > cp.config.values["ItemsPerMessage" + what]:
+        raise CallError("OccurenceConstraintViolation", "More than ItemsPerMessage%s" % what)
+
+
+def _result(d, status):
+    out = {"attributeStatus": status, "component": d["component"], "variable": d["variable"]}
+    if "attributeType" in d:
+        out["attributeType"] = d["attributeType"]
+    return out
+
+
+def GetVariables(cp, p):
+    items = p["getVariableData"]
+    _too_many(cp, items, "GetVariables")
+    out = []
+    for d in items:
+        f = _find(cp, d["component"], d["variable"])
+        v = None
+        if type(f) is str:
+            status = f
+        elif d.get("attributeType", "Actual") != "Actual":
+            status = "NotSupportedAttributeType"
+        else:
+            v = _value(cp, f[0], f[1])
+            status = "Rejected" if v is None else "Accepted"
+        r = _result(d, status)
+        if v is not None:
+            r["attributeValue"] = v[:2500]
+        out.append(r)
+    return {"getVariableResult": out}
+
+
+def SetVariables(cp, p):
+    items = p["setVariableData"]
+    _too_many(cp, items, "SetVariables")
+    out = []
+    for d in items:
+        f = _find(cp, d["component"], d["variable"])
+        if type(f) is str:
+            status = f
+        elif d.get("attributeType", "Actual") != "Actual":
+            status = "NotSupportedAttributeType"
+        elif f[0][3][0] == "=":
+            status = "Rejected"  # read from the charge point: read-only
+        else:
+            status = cp.config.set(cp.config.find(f[0][3]), d["attributeValue"])
+        out.append(_result(d, status))
+    return {"setVariableResult": out}
+
+
+def _rows(cp, base):
+    """(row, evse) of a report, in table order, EVSE components once per EVSE."""
+    n = len(cp.connectors)
+    for r in VARS:
+        if base == "SummaryInventory" and r[1] != "AvailabilityState":
+            continue
+        if base == "ConfigurationInventory" and (r[3][0] == "=" or cp.config.find(r[3])[2] & RO):
+            continue
+        for evse in range(1, n) if r[0] in _PER_EVSE else (0,):
+            yield r, evse
+
+
+def _item(cp, r, evse):
+    comp = {"name": r[0]}
+    if evse:
+        comp["evse"] = {"id": evse, "connectorId": 1} if r[0] == "Connector" else {"id": evse}
+    var = {"name": r[1]}
+    if r[2]:
+        var["instance"] = r[2]
+    computed = r[3][0] == "="
+    e = None if computed else cp.config.find(r[3])
+    flags = RO if computed else e[2]
+    attr = {"type": "Actual", "mutability": "WriteOnly" if flags & WO else "ReadOnly" if flags & RO
+            else "ReadWrite", "persistent": not computed, "constant": r[3] in ("=model", "=vendor")}
+    v = _value(cp, r, evse)
+    if v is not None:
+        attr["value"] = v[:2500]
+    kind = BOOL if r[3] == "=available" else STR if computed else e[1]
+    return {"component": comp, "variable": var, "variableAttribute": [attr],
+            "variableCharacteristics": {"dataType": _data_type(kind), "supportsMonitoring": False}}
+
+
+def _data_type(kind):
+    if kind == BOOL:
+        return "boolean"
+    if kind == INT:
+        return "integer"
+    return "MemberList" if kind == MEASURANDS or kind == MEMBERS else "string"
+
+
+def GetBaseReport(cp, p):
+    _report(cp, p["requestId"], p["reportBase"], 0)
+    return {"status": "Accepted"}
+
+
+def _report(cp, rid, base, seq):
+    """NotifyReport number seq of the report: ItemsPerMessageGetReport items; the next part
+    is queued when this one is answered (or given up), so one part exists at a time."""
+    per = cp.config.values["ItemsPerMessageGetReport"]
+    items = []
+    more = False
+    i = 0
+    for r, evse in _rows(cp, base):
+        if i >= (seq + 1) * per:
+            more = True
+            break
+        if i >= seq * per:
+            items.append(_item(cp, r, evse))
+        i += 1
+    p = {"requestId": rid, "generatedAt": clock.iso(), "seqNo": seq, "tbc": more, "reportData": items}
+    cp.call("NotifyReport", p, (lambda res: _report(cp, rid, base, seq + 1)) if more else None)
