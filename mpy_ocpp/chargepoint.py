@@ -51,6 +51,7 @@ class ChargePoint:
         self.connectors = [Connector(self, i) for i in range(connectors + 1)]
         # the profiles' state, set by their setup(); None = the profile is not in this build
         self.local_list = self.reservation = self.smart_charging = self.firmware = None
+        self.boot_reason = "PowerUp"  # 2.0.1 BootNotification reason (provisioning.setup, a board)
         self.versions = versions = versions or (ocpp16,)  # offered in this order; the CSMS picks
         for p in tuple(profiles) + tuple(versions):  # their keys, before the stored values
             if hasattr(p, "setup"):
@@ -69,7 +70,6 @@ class ChargePoint:
         boot["chargePointVendor"] = vendor
         boot["chargePointModel"] = model
         self.boot = boot
-        self.boot_reason = "PowerUp"  # 2.0.1 BootNotification reason: a board may know better
         self.ids = 0  # the last message id's counter
         self.queue = []
         self.queue_size = max(queue_size, connectors + 8)  # a status per connector + boot + room
@@ -534,6 +534,17 @@ class ChargePoint:
             k.available = old
             return None
         return available or not any(c.tx for c in cs)
+
+    def trigger(self, f, p):
+        """TriggerMessage: f(cp, p) queues the messages asked for and gives the answer. While
+        the boot is not Accepted (Pending), what the CSMS triggers is sent all the same."""
+        before = self.queue[:]
+        res = f(self, p)
+        if not self.accepted:
+            for e in self.queue:
+                if not any([e is b for b in before]):
+                    e[_PRIO] = _BOOT  # the only priority that goes before Accepted
+        return res
 
     def data_transfer_in(self, p):
         """A DataTransfer from the CSMS: the firmware's on_data_transfer answers it."""

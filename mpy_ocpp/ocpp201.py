@@ -1,11 +1,13 @@
 # OCPP 2.0.1: what ChargePoint asks of the protocol version it runs (as ocpp16.py). Built so far:
 # B01-B03 (BootNotification and what its status allows), B05-B07 (the device model, in
-# device_model.py), G01 (StatusNotification per EVSE), G02 (Heartbeat), P01-P02
+# device_model.py), B11-B12 (Reset: provisioning.py), F05-F06 (remote_control.py), G01
+# (StatusNotification per EVSE), G02 (Heartbeat), G03-G04 (availability.py), P01-P02
 # (DataTransfer). Every other CSMS->CP action is answered
 # NotSupported, and no transaction starts while the link speaks 2.0.1 (TransactionEvent is
 # not built yet): a card or a cable is logged and ignored rather than sent as 1.6 messages.
 # Connector i of ChargePoint is EVSE i with its one connector (connectorId 1).
-from . import clock, device_model, schema201 as schema
+from . import availability, clock, device_model, provisioning, remote_control
+from . import schema201 as schema
 
 SUBPROTOCOL = "ocpp2.0.1"
 VERSION = "2.0.1"
@@ -18,14 +20,22 @@ def select(cp):
     cp.evse_status = [None] * len(cp.connectors)  # the connectorStatus last queued per EVSE
 
 
+_BLOCKS = (device_model, provisioning, availability, remote_control)  # one handler per action
+
+
 def setup(cp):
     device_model.setup(cp)
+    provisioning.setup(cp)
 
 
 def handler(cp, action):
     if action == "DataTransfer":
         return type(cp).data_transfer_in
-    return getattr(device_model, action, None)  # ACTIONS names only: never a helper
+    for m in _BLOCKS:  # called with action names of ACTIONS only: never a helper
+        f = getattr(m, action, None)
+        if f:
+            return f
+    return None
 
 
 def code(c):

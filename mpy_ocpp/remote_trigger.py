@@ -3,13 +3,7 @@ PROFILE = "RemoteTrigger"
 
 
 def TriggerMessage(cp, p):
-    before = cp.queue[:]
-    res = _trigger(cp, p)
-    if not cp.accepted:  # §4.2: while Pending, what the CSMS triggers is sent all the same
-        for e in cp.queue:
-            if not any([e is b for b in before]):
-                e[0] = 0  # the priority of BootNotification, the only one that goes before Accepted
-    return res
+    return cp.trigger(_trigger, p)
 
 
 def _trigger(cp, p):

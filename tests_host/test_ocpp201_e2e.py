@@ -36,7 +36,7 @@ def test_provisioning_status_heartbeat_data_transfer(runtime, csms_factory, sims
     assert call("DataTransfer", {"vendorId": "acme", "data": {"x": [1]}}) == {
         "status": "Accepted", "data": {"x": [1]}}
     for action, payload, code in (
-            ("Reset", {"type": "Immediate"}, "NotSupported"),
+            ("GetLog", {"log": {"remoteLocation": "x"}}, "NotSupported"),
             ("StartTransaction", {}, "NotImplemented"),  # 1.6's name: no such 2.0.1 action
             ("DataTransfer", {"data": 1}, "OccurrenceConstraintViolation"),
             ("DataTransfer", {"vendorId": "a", "x": 1}, "FormatViolation")):
@@ -196,4 +196,47 @@ def test_201_variables_are_not_16_keys(runtime, csms_factory, sims):
     assert csms.call("CP_1", "GetConfiguration", {"key": ["TxStartPoint"]})["unknownKey"] == ["TxStartPoint"]
     assert csms.call("CP_1", "ChangeConfiguration", {"key": "TxStartPoint", "value": "EVConnected"}) == {
         "status": "NotSupported"}
+    assert csms.violations == []
+
+
+def test_reset_availability_trigger_unlock(runtime, csms_factory, sims):
+    csms = csms_factory(versions=("ocpp2.0.1",))
+    sims(runtime, server=csms, ocpp="2.0.1")
+    csms.wait_for(lambda: evse_statuses(csms, 1) and evse_statuses(csms, 2))
+    call = lambda a, p: csms.call("CP_1", a, p)  # noqa: E731
+    # G03-G04: an EVSE, then the whole station
+    assert call("ChangeAvailability", {"operationalStatus": "Inoperative", "evse": {"id": 3}}) == {
+        "status": "Rejected"}
+    assert call("ChangeAvailability", {"operationalStatus": "Inoperative",
+                                       "evse": {"id": 1, "connectorId": 2}}) == {"status": "Rejected"}
+    assert call("ChangeAvailability", {"operationalStatus": "Inoperative", "evse": {"id": 1}}) == {
+        "status": "Accepted"}
+    csms.wait_for(lambda: evse_statuses(csms, 1)[-1:] == ["Unavailable"])
+    assert call("ChangeAvailability", {"operationalStatus": "Operative", "evse": {"id": 1}}) == {
+        "status": "Accepted"}
+    csms.wait_for(lambda: evse_statuses(csms, 1)[-1:] == ["Available"])
+    assert call("ChangeAvailability", {"operationalStatus": "Inoperative"}) == {"status": "Accepted"}
+    csms.wait_for(lambda: evse_statuses(csms, 1)[-1:] == evse_statuses(csms, 2)[-1:] == ["Unavailable"])
+    assert call("ChangeAvailability", {"operationalStatus": "Operative"}) == {"status": "Accepted"}
+    csms.wait_for(lambda: evse_statuses(csms, 2)[-1:] == ["Available"])
+    # F06
+    mark = csms.mark()
+    assert call("TriggerMessage", {"requestedMessage": "Heartbeat"}) == {"status": "Accepted"}
+    csms.wait_action("CP_1", "Heartbeat", since=mark)
+    n = len(evse_statuses(csms, 2))
+    assert call("TriggerMessage", {"requestedMessage": "StatusNotification",
+                                   "evse": {"id": 2, "connectorId": 1}}) == {"status": "Accepted"}
+    csms.wait_for(lambda: len(evse_statuses(csms, 2)) == n + 1)  # sent again, unchanged
+    assert call("TriggerMessage", {"requestedMessage": "BootNotification"}) == {"status": "Rejected"}
+    assert call("TriggerMessage", {"requestedMessage": "MeterValues"}) == {"status": "NotImplemented"}
+    assert call("TriggerMessage", {"requestedMessage": "Heartbeat", "evse": {"id": 7}}) == {
+        "status": "Rejected"}
+    # F05
+    assert call("UnlockConnector", {"evseId": 1, "connectorId": 1}) == {"status": "Unlocked"}
+    assert call("UnlockConnector", {"evseId": 9, "connectorId": 1}) == {"status": "UnknownConnector"}
+    # B11-B12: one EVSE cannot be reset; the station comes back with reason RemoteReset
+    assert call("Reset", {"type": "Immediate", "evseId": 1}) == {"status": "Rejected"}
+    assert call("Reset", {"type": "OnIdle"}) == {"status": "Accepted"}
+    boots = csms.wait_action("CP_1", "BootNotification", count=2, timeout=20)
+    assert [b["reason"] for b in boots] == ["PowerUp", "RemoteReset"]
     assert csms.violations == []

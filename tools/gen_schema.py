@@ -52,7 +52,8 @@ ACTIONS_201 = (
     "SetNetworkProfile", "SetVariableMonitoring", "SetVariables", "TriggerMessage",
     "UnlockConnector", "UnpublishFirmware", "UpdateFirmware",
 )
-CALLS_201 = ("DataTransfer", "GetBaseReport", "GetVariables", "SetVariables")
+CALLS_201 = ("ChangeAvailability", "DataTransfer", "GetBaseReport", "GetVariables", "Reset",
+             "SetVariables", "TriggerMessage", "UnlockConnector")
 SENT_201 = ("BootNotification", "DataTransfer", "Heartbeat", "NotifyReport", "StatusNotification")
 
 ARR, STR, DT, INT, NUM, BOOL, ANY = range(-1, -8, -1)  # = _ARR.._ANY in mpy_ocpp/validate.py
