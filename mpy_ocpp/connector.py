@@ -248,7 +248,7 @@ class Connector:
         if tx and stop_key:
             tx.add(metering.sample(self, cfg[stop_key], context))
         if mv:
-            p = {"connectorId": self.id, "meterValue": [mv]}
+            p = self.cp.v.meter_values(self.id, mv)
             if tx:
                 self.cp.journal.push(tx, "MeterValues", p)  # saves the stop data too
             else:

@@ -28,6 +28,10 @@ def boot(cp):
     return cp.boot
 
 
+def meter_values(cid, mv):
+    return {"connectorId": cid, "meterValue": [mv]}
+
+
 def status(cp, cid, status, err):
     p = {"connectorId": cid, "status": status, "errorCode": "NoError", "timestamp": clock.iso()}
     if err is not None:

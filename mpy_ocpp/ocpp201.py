@@ -57,6 +57,19 @@ def boot(cp):
     return {"reason": cp.boot_reason, "chargingStation": cs}
 
 
+def meter_values(cid, mv):
+    """J01-J02: a 1.6 meterValue (metering.py) in 2.0.1's shape: numbers, unitOfMeasure."""
+    svs = []
+    for s in mv["sampledValue"]:
+        t = {"value": float(s["value"]), "context": s["context"], "measurand": s["measurand"]}
+        if "unit" in s:
+            t["unitOfMeasure"] = {"unit": s["unit"]}
+        if "phase" in s:
+            t["phase"] = s["phase"]
+        svs.append(t)
+    return {"evseId": cid, "meterValue": [{"timestamp": mv["timestamp"], "sampledValue": svs}]}
+
+
 def status(cp, cid, status, err):
     """-> the StatusNotification of EVSE cid, or None: the station itself (0) has none, and
     the 1.6 statuses that all mean Occupied are one."""

@@ -1,5 +1,6 @@
 # OCPP 2.0.1 remote control: F05 UnlockConnector, F06 TriggerMessage (BootNotification,
-# Heartbeat, StatusNotification; the messages of use cases not built yet: NotImplemented).
+# Heartbeat, StatusNotification, MeterValues of AlignedDataCtrlr.Measurands; the messages of
+# use cases not built yet: NotImplemented).
 
 
 def UnlockConnector(cp, p):
@@ -36,6 +37,12 @@ def _trigger(cp, p):
             if c.status:
                 cp.evse_status[c.id] = None  # sent even if the CSMS has it already
                 cp.status_notification(c.id, c.status, c.reported_error)
+    elif what == "MeterValues":
+        sent = False
+        for c in cp.connectors if cid is None else (cp.connectors[cid],):
+            sent = c.sample("MeterValuesAlignedData", None, "Trigger") or sent
+        if not sent:
+            return {"status": "Rejected"}  # no meter there
     else:
         return {"status": "NotImplemented"}
     return {"status": "Accepted"}

@@ -63,6 +63,7 @@ _SENT = (
     'BootNotification',
     'DataTransfer',
     'Heartbeat',
+    'MeterValues',
     'NotifyReport',
     'StatusNotification',
 )
@@ -140,9 +141,11 @@ T = (
     (1, 'status', 12, 'customData', 0, 'statusInfo', 10, 'data', 7),
     # 34 HeartbeatResponse
     (1, 'currentTime', 6, 'customData', 0),
-    # 35 NotifyReportResponse
+    # 35 MeterValuesResponse
     (0, 'customData', 0),
-    # 36 StatusNotificationResponse
+    # 36 NotifyReportResponse
+    (0, 'customData', 0),
+    # 37 StatusNotificationResponse
     (0, 'customData', 0),
 )
 

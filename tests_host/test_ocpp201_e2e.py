@@ -228,7 +228,7 @@ def test_reset_availability_trigger_unlock(runtime, csms_factory, sims):
                                    "evse": {"id": 2, "connectorId": 1}}) == {"status": "Accepted"}
     csms.wait_for(lambda: len(evse_statuses(csms, 2)) == n + 1)  # sent again, unchanged
     assert call("TriggerMessage", {"requestedMessage": "BootNotification"}) == {"status": "Rejected"}
-    assert call("TriggerMessage", {"requestedMessage": "MeterValues"}) == {"status": "NotImplemented"}
+    assert call("TriggerMessage", {"requestedMessage": "LogStatusNotification"}) == {"status": "NotImplemented"}
     assert call("TriggerMessage", {"requestedMessage": "Heartbeat", "evse": {"id": 7}}) == {
         "status": "Rejected"}
     # F05
@@ -239,4 +239,23 @@ def test_reset_availability_trigger_unlock(runtime, csms_factory, sims):
     assert call("Reset", {"type": "OnIdle"}) == {"status": "Accepted"}
     boots = csms.wait_action("CP_1", "BootNotification", count=2, timeout=20)
     assert [b["reason"] for b in boots] == ["PowerUp", "RemoteReset"]
+    assert csms.violations == []
+
+
+def test_meter_values_outside_transactions(runtime, csms_factory, sims):
+    # J01 (triggered) and J02-style clock-aligned samples, in 2.0.1's shape: evseId, numbers
+    csms = csms_factory(versions=("ocpp2.0.1",))
+    sims(runtime, server=csms, ocpp="2.0.1")
+    csms.wait_for(lambda: evse_statuses(csms, 1) and evse_statuses(csms, 2))
+    assert csms.call("CP_1", "TriggerMessage", {"requestedMessage": "MeterValues",
+                                                "evse": {"id": 2, "connectorId": 1}}) == {"status": "Accepted"}
+    mv = csms.wait_action("CP_1", "MeterValues")
+    assert mv["evseId"] == 2
+    sv = mv["meterValue"][0]["sampledValue"]
+    assert sv[0]["measurand"] == "Energy.Active.Import.Register" and sv[0]["context"] == "Trigger"
+    assert isinstance(sv[0]["value"], (int, float)) and sv[0]["unitOfMeasure"] == {"unit": "Wh"}
+    assert csms.call("CP_1", "SetVariables", {"setVariableData": [_gv(
+        "AlignedDataCtrlr", "Interval", attributeValue="1")]})["setVariableResult"][0]["attributeStatus"] == "Accepted"
+    mvs = csms.wait_action("CP_1", "MeterValues", count=3, timeout=10)
+    assert {m["meterValue"][0]["sampledValue"][0]["context"] for m in mvs[1:]} == {"Sample.Clock"}
     assert csms.violations == []

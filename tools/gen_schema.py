@@ -54,7 +54,8 @@ ACTIONS_201 = (
 )
 CALLS_201 = ("ChangeAvailability", "DataTransfer", "GetBaseReport", "GetVariables", "Reset",
              "SetVariables", "TriggerMessage", "UnlockConnector")
-SENT_201 = ("BootNotification", "DataTransfer", "Heartbeat", "NotifyReport", "StatusNotification")
+SENT_201 = ("BootNotification", "DataTransfer", "Heartbeat", "MeterValues", "NotifyReport",
+            "StatusNotification")
 
 ARR, STR, DT, INT, NUM, BOOL, ANY = range(-1, -8, -1)  # = _ARR.._ANY in mpy_ocpp/validate.py
 IGNORED = {"$schema", "$id", "title", "description", "javaType", "comment", "default",
