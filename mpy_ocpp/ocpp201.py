@@ -1,12 +1,12 @@
 # OCPP 2.0.1: what ChargePoint asks of the protocol version it runs (as ocpp16.py). Built so far:
 # B01-B03 (BootNotification and what its status allows), B05-B07 (the device model, in
 # device_model.py), B11-B12 (Reset: provisioning.py), F05-F06 (remote_control.py), G01
-# (StatusNotification per EVSE), G02 (Heartbeat), G03-G04 (availability.py), P01-P02
-# (DataTransfer). Every other CSMS->CP action is answered
+# (StatusNotification per EVSE), G02 (Heartbeat), G03-G04 (availability.py), J01-J02 outside
+# transactions, M03-M05 (certificates.py), P01-P02 (DataTransfer). Every other CSMS->CP action is answered
 # NotSupported, and no transaction starts while the link speaks 2.0.1 (TransactionEvent is
 # not built yet): a card or a cable is logged and ignored rather than sent as 1.6 messages.
 # Connector i of ChargePoint is EVSE i with its one connector (connectorId 1).
-from . import availability, clock, device_model, provisioning, remote_control
+from . import availability, certificates, clock, device_model, provisioning, remote_control
 from . import schema201 as schema
 
 SUBPROTOCOL = "ocpp2.0.1"
@@ -20,7 +20,7 @@ def select(cp):
     cp.evse_status = [None] * len(cp.connectors)  # the connectorStatus last queued per EVSE
 
 
-_BLOCKS = (device_model, provisioning, availability, remote_control)  # one handler per action
+_BLOCKS = (device_model, provisioning, availability, remote_control, certificates)  # one handler per action
 
 
 def setup(cp):

@@ -259,3 +259,62 @@ def test_meter_values_outside_transactions(runtime, csms_factory, sims):
     mvs = csms.wait_action("CP_1", "MeterValues", count=3, timeout=10)
     assert {m["meterValue"][0]["sampledValue"][0]["context"] for m in mvs[1:]} == {"Sample.Clock"}
     assert csms.violations == []
+
+
+def _cert_id(pem, issuer_pem=None):
+    """The OCSP CertID hash data of a certificate, by the `cryptography` package (the oracle)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.hashes import SHA256
+    from cryptography.x509.ocsp import OCSPRequestBuilder
+    cert = x509.load_pem_x509_certificate(pem)
+    issuer = x509.load_pem_x509_certificate(issuer_pem or pem)
+    req = OCSPRequestBuilder().add_certificate(cert, issuer, SHA256()).build()
+    return {"hashAlgorithm": "SHA256", "issuerNameHash": req.issuer_name_hash.hex(),
+            "issuerKeyHash": req.issuer_key_hash.hex(), "serialNumber": "%x" % req.serial_number}
+
+
+def test_certificates(runtime, csms_factory, sims):
+    import trustme
+    csms = csms_factory(versions=("ocpp2.0.1",))
+    sims(runtime, server=csms, ocpp="2.0.1")
+    csms.wait_for(lambda: evse_statuses(csms, 1))
+    call = lambda a, p: csms.call("CP_1", a, p)  # noqa: E731
+    roots = [trustme.CA(), trustme.CA(), trustme.CA()]
+    pems = [r.cert_pem.bytes() for r in roots]
+    leaf = roots[0].issue_cert("cs.example").cert_chain_pems[0].bytes()
+    assert call("GetInstalledCertificateIds", {}) == {"status": "NotFound"}
+    for kind, pem in (("CSMSRootCertificate", pems[0]), ("ManufacturerRootCertificate", pems[1]),
+                      ("CSMSRootCertificate", pems[2])):
+        assert call("InstallCertificate", {"certificateType": kind, "certificate": pem.decode()}) == {
+            "status": "Accepted"}
+    for bad in ("not a certificate", leaf.decode(),  # not self-signed: no root
+                "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"):
+        assert call("InstallCertificate", {"certificateType": "V2GRootCertificate",
+                                           "certificate": bad}) == {"status": "Rejected"}
+    got = call("GetInstalledCertificateIds", {})
+    assert got["status"] == "Accepted"
+    assert [(c["certificateType"], c["certificateHashData"]) for c in got["certificateHashDataChain"]] == [
+        ("CSMSRootCertificate", _cert_id(pems[0])), ("ManufacturerRootCertificate", _cert_id(pems[1])),
+        ("CSMSRootCertificate", _cert_id(pems[2]))]
+    only = call("GetInstalledCertificateIds", {"certificateType": ["ManufacturerRootCertificate"]})
+    assert [c["certificateHashData"] for c in only["certificateHashDataChain"]] == [_cert_id(pems[1])]
+    assert call("DeleteCertificate", {"certificateHashData": _cert_id(pems[0])}) == {"status": "Accepted"}
+    assert call("DeleteCertificate", {"certificateHashData": _cert_id(pems[0])}) == {"status": "NotFound"}
+    # the last CSMS root stays: TLS would have nothing to trust
+    assert call("DeleteCertificate", {"certificateHashData": _cert_id(pems[2])}) == {"status": "Failed"}
+    assert call("DeleteCertificate", {"certificateHashData": _cert_id(pems[1])}) == {"status": "Accepted"}
+    assert [c["certificateType"] for c in call("GetInstalledCertificateIds", {})[
+        "certificateHashDataChain"]] == ["CSMSRootCertificate"]
+    assert csms.violations == []
+
+
+def test_damaged_certificate_index(runtime, csms_factory, sims, tmp_path):
+    state = tmp_path / "state-CP_1"
+    state.mkdir()
+    (state / "certs.json").write_text('[["CSMSRootCertificate", "ab", 1]')  # cut short
+    csms = csms_factory(versions=("ocpp2.0.1",))
+    sims(runtime, server=csms, ocpp="2.0.1")
+    csms.wait_for(lambda: evse_statuses(csms, 1))
+    assert csms.call("CP_1", "GetInstalledCertificateIds", {}) == {"status": "NotFound"}
+    assert (state / "certs.json.bad").exists()  # set aside, with a log line
+    assert csms.violations == []

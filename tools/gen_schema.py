@@ -52,7 +52,8 @@ ACTIONS_201 = (
     "SetNetworkProfile", "SetVariableMonitoring", "SetVariables", "TriggerMessage",
     "UnlockConnector", "UnpublishFirmware", "UpdateFirmware",
 )
-CALLS_201 = ("ChangeAvailability", "DataTransfer", "GetBaseReport", "GetVariables", "Reset",
+CALLS_201 = ("ChangeAvailability", "DataTransfer", "DeleteCertificate", "GetBaseReport",
+             "GetInstalledCertificateIds", "GetVariables", "InstallCertificate", "Reset",
              "SetVariables", "TriggerMessage", "UnlockConnector")
 SENT_201 = ("BootNotification", "DataTransfer", "Heartbeat", "MeterValues", "NotifyReport",
             "StatusNotification")

@@ -1,0 +1,123 @@
+# OCPP 2.0.1 certificate management, M03-M05 (GetInstalledCertificateIds, DeleteCertificate,
+# InstallCertificate): root certificates on flash, with their hash data (SHA-256) computed here
+# from the DER (a small DER reader: no X.509 library needed). Only self-signed certificates are
+# installed (every type here is a root: its issuer's key is its own); the signature is not
+# checked. The last CSMS root is never deleted (the link's TLS would have nothing to trust).
+# Nothing stays in RAM: an index document, and one document per certificate (its PEM).
+from binascii import a2b_base64, hexlify
+from hashlib import sha256
+
+from .compat import const, log
+
+_INDEX = "certs.json"  # [[certificateType, issuerNameHash, issuerKeyHash, serialNumber, n]]
+_MAX = const(8)  # certificates installed at most
+_CSMS = "CSMSRootCertificate"
+
+
+def _index(cp):
+    return cp.store.load(_INDEX, [], lambda d: type(d) is list and all(
+        [type(e) is list and len(e) == 5 and type(e[4]) is int for e in d]))
+
+
+def _tlv(b, i):
+    """(tag, start, end) of the DER element at i: its value is b[start:end]."""
+    n = b[i + 1]
+    j = i + 2
+    if n & 0x80:
+        k = n & 0x7F
+        if not 0 < k < 4:
+            raise ValueError("DER length")
+        n = int.from_bytes(b[j : j + k], "big")
+        j += k
+    if j + n > len(b):
+        raise ValueError("DER cut short")
+    return b[i], j, j + n
+
+
+def der(pem):
+    """The DER bytes of the first certificate of a PEM text."""
+    a = pem.find("-----BEGIN CERTIFICATE-----")
+    z = pem.find("-----END CERTIFICATE-----", a + 1)
+    if a < 0 or z < 0:
+        raise ValueError("not a PEM certificate")
+    return a2b_base64("".join(pem[a + 27 : z].split()))
+
+
+def hash_data(d):
+    """(issuerNameHash, issuerKeyHash, serialNumber), hex, of self-signed DER certificate d;
+    ValueError if it is not one."""
+    t, s, e = _tlv(d, 0)
+    if t != 0x30 or e != len(d):
+        raise ValueError("not a certificate")
+    t, i, e = _tlv(d, s)  # tbsCertificate
+    items = []
+    while i < e and len(items) < 7:
+        t, s, z = _tlv(d, i)
+        items.append((t, i, s, z))
+        i = z
+    if items and items[0][0] == 0xA0:  # [0] version
+        items.pop(0)
+    if len(items) < 6 or [x[0] for x in items[:6]] != [0x02, 0x30, 0x30, 0x30, 0x30, 0x30]:
+        raise ValueError("not a certificate")
+    serial, issuer, subject, spki = items[0], items[2], items[4], items[5]
+    name = d[issuer[1] : issuer[3]]
+    if name != d[subject[1] : subject[3]]:
+        raise ValueError("not self-signed")
+    t, s, z = _tlv(d, spki[2])  # algorithm
+    t, s, z = _tlv(d, z)  # subjectPublicKey
+    if t != 0x03:
+        raise ValueError("no public key")
+    sn = d[serial[2] : serial[3]]
+    k = 0
+    while k < len(sn) - 1 and sn[k] == 0:
+        k += 1
+    return (hexlify(sha256(name).digest()).decode(), hexlify(sha256(d[s + 1 : z]).digest()).decode(),
+            hexlify(sn[k:]).decode())
+
+
+def InstallCertificate(cp, p):
+    try:
+        h = hash_data(der(p["certificate"]))
+    except (ValueError, IndexError, TypeError) as e:
+        log("InstallCertificate: %s" % e)
+        return {"status": "Rejected"}
+    kind = p["certificateType"]
+    idx = _index(cp)
+    for e in idx:
+        if e[0] == kind and tuple(e[1:4]) == h:
+            return {"status": "Accepted"}  # installed already
+    if len(idx) >= _MAX:
+        return {"status": "Failed"}
+    n = max([e[4] for e in idx] + [0]) + 1
+    # the certificate first, then the index that names it: a cut leaves an unnamed file at worst
+    if not cp.store.save("cert%d.json" % n, p["certificate"]):
+        return {"status": "Failed"}
+    idx.append([kind, h[0], h[1], h[2], n])
+    return {"status": "Accepted" if cp.store.save(_INDEX, idx) else "Failed"}
+
+
+def GetInstalledCertificateIds(cp, p):
+    kinds = p.get("certificateType")
+    out = []
+    for e in _index(cp):
+        if not kinds or e[0] in kinds:
+            out.append({"certificateType": e[0], "certificateHashData": {
+                "hashAlgorithm": "SHA256", "issuerNameHash": e[1], "issuerKeyHash": e[2],
+                "serialNumber": e[3]}})
+    return {"status": "Accepted", "certificateHashDataChain": out} if out else {"status": "NotFound"}
+
+
+def DeleteCertificate(cp, p):
+    h = p["certificateHashData"]
+    idx = _index(cp)
+    for e in idx:
+        if h["hashAlgorithm"] == "SHA256" and [x.lower() for x in e[1:4]] == [
+                h["issuerNameHash"].lower(), h["issuerKeyHash"].lower(), h["serialNumber"].lower()]:
+            if e[0] == _CSMS and [x[0] for x in idx].count(_CSMS) == 1:
+                return {"status": "Failed"}
+            idx.remove(e)
+            if not cp.store.save(_INDEX, idx):
+                return {"status": "Failed"}
+            cp.store.remove("cert%d.json" % e[4])
+            return {"status": "Accepted"}
+    return {"status": "NotFound"}
