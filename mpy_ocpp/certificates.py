@@ -14,7 +14,8 @@ _MAX = const(8)  # certificates installed at most
 _CSMS = "CSMSRootCertificate"
 
 
-def _index(cp):
+def installed(cp):
+    """[[certificateType, issuerNameHash, issuerKeyHash, serialNumber, n], ...] (the index)."""
     return cp.store.load(_INDEX, [], lambda d: type(d) is list and all(
         [type(e) is list and len(e) == 5 and type(e[4]) is int for e in d]))
 
@@ -82,7 +83,7 @@ def InstallCertificate(cp, p):
         log("InstallCertificate: %s" % e)
         return {"status": "Rejected"}
     kind = p["certificateType"]
-    idx = _index(cp)
+    idx = installed(cp)
     for e in idx:
         if e[0] == kind and tuple(e[1:4]) == h:
             return {"status": "Accepted"}  # installed already
@@ -99,7 +100,7 @@ def InstallCertificate(cp, p):
 def GetInstalledCertificateIds(cp, p):
     kinds = p.get("certificateType")
     out = []
-    for e in _index(cp):
+    for e in installed(cp):
         if not kinds or e[0] in kinds:
             out.append({"certificateType": e[0], "certificateHashData": {
                 "hashAlgorithm": "SHA256", "issuerNameHash": e[1], "issuerKeyHash": e[2],
@@ -109,7 +110,7 @@ def GetInstalledCertificateIds(cp, p):
 
 def DeleteCertificate(cp, p):
     h = p["certificateHashData"]
-    idx = _index(cp)
+    idx = installed(cp)
     for e in idx:
         if h["hashAlgorithm"] == "SHA256" and [x.lower() for x in e[1:4]] == [
                 h["issuerNameHash"].lower(), h["issuerKeyHash"].lower(), h["serialNumber"].lower()]:

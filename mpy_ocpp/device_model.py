@@ -4,7 +4,7 @@
 # has one (either version may change it, the other sees it), else under a 2.0.1-only key
 # (flag V201, declared by setup()); a few are read from the charge point ("=name").
 # Names are matched case-insensitively; only the Actual attribute exists.
-from . import clock
+from . import certificates, clock
 from .config import BOOL, INT, MEASURANDS, MEMBERS, RO, STR, V201, WO
 from .rpc import CallError
 
@@ -39,6 +39,10 @@ VARS = (
     ("SampledDataCtrlr", "TxUpdatedInterval", None, "MeterValueSampleInterval"),
     ("SampledDataCtrlr", "TxUpdatedMeasurands", None, "MeterValuesSampledData"),
     ("SecurityCtrlr", "BasicAuthPassword", None, "AuthorizationKey"),
+    ("SecurityCtrlr", "CertificateEntries", None, "=certs"),
+    ("SecurityCtrlr", "Identity", None, "=id"),
+    ("SecurityCtrlr", "OrganizationName", None, "OrganizationName"),
+    ("SecurityCtrlr", "SecurityProfile", None, "=profile"),
     ("TxCtrlr", "EVConnectionTimeOut", None, "ConnectionTimeOut"),
     ("TxCtrlr", "MaxEnergyOnInvalidId", None, "MaxEnergyOnInvalidId"),
     ("TxCtrlr", "StopTxOnEVSideDisconnect", None, "StopTransactionOnEVSideDisconnect"),
@@ -64,6 +68,7 @@ def setup(cp):
     d("ItemsPerMessageSetVariables", INT, 16, RO | V201)
     d("TxStartPoint", MEMBERS, "PowerPathClosed", V201, _points)
     d("TxStopPoint", MEMBERS, "EVConnected,Authorized", V201, _points)
+    d("OrganizationName", STR, "", V201)
 
 
 def _same(a, b):  # case-insensitive, None = absent
@@ -97,6 +102,13 @@ def _value(cp, r, evse):
                                    "Finishing") else s
     if k == "=model" or k == "=vendor":
         return cp.boot["chargePointModel" if k == "=model" else "chargePointVendor"]
+    if k == "=id":
+        return cp.id
+    if k == "=certs":
+        return str(len(certificates.installed(cp)))
+    if k == "=profile":  # 1: Basic auth over ws://, 2: over wss://, 3: a client certificate
+        t = cp.transport
+        return "3" if getattr(t, "client_cert", False) else "2" if getattr(t, "ctx", None) else "1"
     e = cp.config.find(k)
     if e[2] & WO:
         return None
@@ -149,6 +161,8 @@ def SetVariables(cp, p):
             status = "NotSupportedAttributeType"
         elif f[0][3][0] == "=":
             status = "Rejected"  # read from the charge point: read-only
+        elif f[0][1] == "BasicAuthPassword" and not 16 <= len(d["attributeValue"]) <= 40:
+            status = "Rejected"  # 2.0.1's passwordString; 1.6's AuthorizationKey has no such rule
         else:
             status = cp.config.set(cp.config.find(f[0][3]), d["attributeValue"])
         out.append(_result(d, status))
@@ -182,7 +196,8 @@ def _item(cp, r, evse):
     v = _value(cp, r, evse)
     if v is not None:
         attr["value"] = v[:2500]
-    kind = BOOL if r[3] == "=available" else STR if computed else e[1]
+    kind = (BOOL if r[3] == "=available" else INT if r[3] in ("=certs", "=profile") else STR
+            if computed else e[1])
     return {"component": comp, "variable": var, "variableAttribute": [attr],
             "variableCharacteristics": {"dataType": _data_type(kind), "supportsMonitoring": False}}
 

@@ -170,6 +170,7 @@ class WebSocket:
         if max_size <= 2 * _HEAD:
             raise ValueError("max_size")
         self.ctx = _context(ca, verify, cert, key) if tls else None
+        self.client_cert = tls and cert is not None  # Security Profile 3
         # offered in this order (ChargePoint may narrow it); the server's choice, once online
         self.subprotocols = (subprotocol,) if type(subprotocol) is str else tuple(subprotocol)
         self.subprotocol = None

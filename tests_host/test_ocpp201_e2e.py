@@ -172,7 +172,7 @@ def test_device_model(runtime, csms_factory, sims):
     assert [p["seqNo"] for p in parts] == list(range(len(parts)))
     assert [p["tbc"] for p in parts] == [True] * (len(parts) - 1) + [False]
     items = [i for p in parts for i in p["reportData"]]
-    assert all(len(p["reportData"]) <= 8 for p in parts) and len(items) == 39
+    assert all(len(p["reportData"]) <= 8 for p in parts) and len(items) == 43
     named = {(i["component"]["name"], i["component"].get("evse", {}).get("id"), i["variable"]["name"]): i
              for i in items}
     pw = named[("SecurityCtrlr", None, "BasicAuthPassword")]["variableAttribute"][0]
@@ -317,4 +317,24 @@ def test_damaged_certificate_index(runtime, csms_factory, sims, tmp_path):
     csms.wait_for(lambda: evse_statuses(csms, 1))
     assert csms.call("CP_1", "GetInstalledCertificateIds", {}) == {"status": "NotFound"}
     assert (state / "certs.json.bad").exists()  # set aside, with a log line
+    assert csms.violations == []
+
+
+def test_security_profile_1_variables(runtime, csms_factory, sims):
+    csms = csms_factory(versions=("ocpp2.0.1",))
+    sims(runtime, server=csms, ocpp="2.0.1")
+    csms.wait_for(lambda: evse_statuses(csms, 1))
+    call = lambda a, p: csms.call("CP_1", a, p)  # noqa: E731
+    got = call("GetVariables", {"getVariableData": [_gv("SecurityCtrlr", v) for v in (
+        "SecurityProfile", "Identity", "CertificateEntries", "OrganizationName")]})
+    assert [r.get("attributeValue") for r in got["getVariableResult"]] == ["1", "CP_1", "0", ""]
+    set_pw = lambda pw: call("SetVariables", {"setVariableData": [_gv(  # noqa: E731
+        "SecurityCtrlr", "BasicAuthPassword", attributeValue=pw)]})["setVariableResult"][0]["attributeStatus"]
+    assert set_pw("too-short") == "Rejected"  # 2.0.1: 16 to 40 characters
+    csms.auth = {"CP_1": "0123456789abcdef-new"}  # from now on the CSMS asks for it
+    assert set_pw("0123456789abcdef-new") == "Accepted"
+    # the charge point reconnects with Basic auth (user: its id), once the answer is out
+    h = csms.wait_for(lambda: [x for x in csms.handshakes if x["accepted"] and x["user"] == "CP_1"])
+    assert h[-1]["password"] == b"0123456789abcdef-new"
+    csms.wait_for(lambda: csms.connected("CP_1"))
     assert csms.violations == []
