@@ -68,12 +68,12 @@ def hash_data(d):
     t, s, z = _tlv(d, z)  # subjectPublicKey
     if t != 0x03:
         raise ValueError("no public key")
-    sn = d[serial[2] : serial[3]]
-    k = 0
-    while k < len(sn) - 1 and sn[k] == 0:
-        k += 1
     return (hexlify(sha256(name).digest()).decode(), hexlify(sha256(d[s + 1 : z]).digest()).decode(),
-            hexlify(sn[k:]).decode())
+            _serial(hexlify(d[serial[2] : serial[3]]).decode()))
+
+
+def _serial(h):  # 2.0.1: hexadecimal without leading zeroes
+    return h.lower().lstrip("0") or "0"
 
 
 def InstallCertificate(cp, p):
@@ -112,8 +112,8 @@ def DeleteCertificate(cp, p):
     h = p["certificateHashData"]
     idx = installed(cp)
     for e in idx:
-        if h["hashAlgorithm"] == "SHA256" and [x.lower() for x in e[1:4]] == [
-                h["issuerNameHash"].lower(), h["issuerKeyHash"].lower(), h["serialNumber"].lower()]:
+        if h["hashAlgorithm"] == "SHA256" and [e[1].lower(), e[2].lower(), _serial(e[3])] == [
+                h["issuerNameHash"].lower(), h["issuerKeyHash"].lower(), _serial(h["serialNumber"])]:
             if e[0] == _CSMS and [x[0] for x in idx].count(_CSMS) == 1:
                 return {"status": "Failed"}
             idx.remove(e)

@@ -156,7 +156,9 @@ class ChargePoint:
         if tx is None or ticks_diff(now, tx.wait) < 0:
             return
         m = tx.msgs[0]
-        if m[1] != "StartTransaction":
+        if m[1] == "TransactionEvent":
+            m[2]["seqNo"] = tx.seqno  # the answered ones: a retry or a resend keeps its number
+        elif m[1] != "StartTransaction":
             m[2]["transactionId"] = tx.id  # known: StartTransaction always goes first
         self._txe = [_NORMAL, m[1], m[2], self._tx_answer, tx, now]
         self.queue.append(self._txe)
@@ -180,7 +182,9 @@ class ChargePoint:
         if self._aligned_due is not None and ticks_diff(now, self._aligned_due) >= 0:
             self._aligned(now)
         r = self.resetting
-        if r and (ticks_diff(now, r[1]) >= 0 or not (self._txe or self.journal.busy())):
+        if r and r[1] is None and not any([c.tx for c in self.connectors]):
+            r[1] = later(now, 15)  # 2.0.1 OnIdle: the last transaction has ended
+        if r and r[1] is not None and (ticks_diff(now, r[1]) >= 0 or not (self._txe or self.journal.busy())):
             r[1] = later(now, 5)
             r[2] -= 1
             if r[2] < 0 or self.on_reset(r[0]) is not False:
@@ -447,8 +451,9 @@ class ChargePoint:
         if self.config.values["AuthorizationCacheEnabled"]:
             self.cache.update(id_tag, info)
 
-    def authorize(self, id_tag, cb):
-        """Decide on an idTag: cache, then the CSMS, then the offline rules. cb(info or None)."""
+    def authorize(self, id_tag, cb, kind="ISO14443"):
+        """Decide on an idTag: cache, then the CSMS, then the offline rules. cb(info or None).
+        kind: the 2.0.1 idToken type."""
         cfg = self.config.values
         ll = self.local_list
         info = ll.lookup(id_tag) if ll else None  # the Local Authorization List before the cache
@@ -463,11 +468,12 @@ class ChargePoint:
         def done(res):
             if res is None:
                 return cb(self._offline(info))
+            got = self.v.id_info(res)
             if ll:
-                ll.check(id_tag, res["idTagInfo"])  # LocalListConflict
-            self.remember(id_tag, res["idTagInfo"])
-            cb(res["idTagInfo"])
-        self.call("Authorize", {"idTag": id_tag}, done, prio=_AUTH)
+                ll.check(id_tag, got)  # LocalListConflict
+            self.remember(id_tag, got)
+            cb(got)
+        self.call("Authorize", self.v.authorize(id_tag, kind), done, prio=_AUTH)
 
     def _offline(self, info):
         cfg = self.config.values
@@ -475,11 +481,8 @@ class ChargePoint:
             return info if cfg["LocalAuthorizeOffline"] else None
         return {"status": "Accepted"} if cfg["AllowOfflineTxForUnknownId"] else None
 
-    def tag(self, cid, id_tag):
-        """An idTag presented at connector `cid` (0: wherever it fits)."""
-        if not self.v.TRANSACTIONS:
-            log("tag %s: no transactions in OCPP %s yet" % (id_tag, self.version))
-            return False
+    def tag(self, cid, id_tag, kind="ISO14443"):
+        """An idTag presented at connector `cid` (0: wherever it fits); kind: its 2.0.1 type."""
         c = self._connector_for(cid, id_tag)
         if c is None:
             log("tag %s: no connector free" % id_tag)
@@ -494,8 +497,8 @@ class ChargePoint:
             status = info["status"] if info else "Invalid"
             if self.on_authorize:
                 self.on_authorize(k.id, id_tag, status)
-            k.authorized(id_tag, info)
-        self.authorize(id_tag, done)
+            k.authorized(id_tag, info, kind)
+        self.authorize(id_tag, done, kind)
         return True
 
     def _connector_for(self, cid, id_tag, parent=None):

@@ -1,6 +1,6 @@
 # One connector: the firmware's inputs and outputs, the status machine (OCPP 1.6 §4.9) and
 # the transaction running on it. Connector 0 is the charge point itself.
-from . import clock, metering
+from . import metering
 from .compat import log, ticks_add, ticks_diff, ticks_ms
 from .transaction import Transaction
 
@@ -21,6 +21,7 @@ class Connector:
         self.energy = None  # Wh
         self.power = None  # W
         self.error = None  # None, "NoError", an error code, or (code, info, vendorErrorCode[, fault])
+        self.occupied = None  # 2.0.1: a parking bay sensor (TxStartPoint ParkingBayOccupancy)
         self.meters = []  # more inputs: (measurand, read, phase), see measure()
         # outputs
         self.on_permission = None  # f(bool): may the EV draw current
@@ -30,7 +31,9 @@ class Connector:
         self.limit = None  # charging limit (A or W per the profile), None = none
         self._limit_out = None
         self.permitted = False
-        self.session = None  # (idTag, parentIdTag) authorized, waiting for the cable
+        self.session = None  # (idTag, parentIdTag, idToken type) authorized, waiting for the cable
+        self.cable_first = False  # the cable was in when the session began
+        self.seen = False  # the cable was in during the transaction (its removal may stop it)
         self.tx = None
         self.restored = False
         self.finishing = False
@@ -65,14 +68,18 @@ class Connector:
         cfg = self.cp.config.values
         if self.restored:
             self._reconcile(now, plugged)
-        if self.session and not self.tx:
-            if plugged and self.operative and not fault:
-                self._start(now)
-            elif ticks_diff(now, self._session_at) >= cfg["ConnectionTimeOut"] * 1000:
-                log("connector %d: no cable within ConnectionTimeOut, authorization dropped" % self.id)
-                self.session = None
+        if not self.tx and self.operative and not fault and self.cp.v.begins(self, plugged):
+            self._start(now)
         tx = self.tx
-        if tx and not plugged and cfg["StopTransactionOnEVSideDisconnect"]:
+        if tx and plugged:
+            self.seen = True
+        if (self.session and not tx or tx and not self.seen) and ticks_diff(
+                now, self._session_at) >= cfg["ConnectionTimeOut"] * 1000:
+            log("connector %d: no cable within ConnectionTimeOut" % self.id)
+            self.session = None
+            if tx and self.end("Timeout"):  # 2.0.1, TxStartPoint Authorized
+                tx = None
+        if tx and self.seen and not plugged and cfg["StopTransactionOnEVSideDisconnect"]:
             self.end("EVDisconnected")
             if cfg["UnlockConnectorOnEVSideDisconnect"] and self.on_unlock:
                 self.on_unlock()
@@ -80,7 +87,8 @@ class Connector:
         if self.finishing and not plugged:
             self.finishing = False
         evse = self.evse_ready() if self.evse_ready else True
-        permitted = (tx is not None and plugged and not fault and evse and self.limit != 0
+        permitted = (tx is not None and tx.id_tag is not None and plugged and not fault and evse
+                     and self.limit != 0
                      and (not tx.deauthorized or self._energy_left(tx)))
         if permitted != self.permitted:
             self.permitted = permitted
@@ -140,17 +148,20 @@ class Connector:
         limit = self.cp.config.values["MaxEnergyOnInvalidId"]
         return self.energy and self.energy() - tx.meter_start < limit
 
-    def _meter(self):
+    def meter(self):
         return int(self.energy()) if self.energy else 0
 
     # sessions and transactions
 
-    def authorized(self, id_tag, info):
+    def authorized(self, id_tag, info, kind=None):
         """The outcome of an authorization at this connector (info None = refused)."""
         ok = info is not None and info.get("status") == "Accepted"
         parent = info and info.get("parentIdTag")
         if self.tx:
-            if ok and self.tx.matches(id_tag, parent):
+            if self.tx.id_tag is None:  # 2.0.1: started before its idToken
+                if ok:
+                    self.cp.v.authorized(self, self.tx, id_tag, parent, kind)
+            elif ok and self.tx.matches(id_tag, parent):
                 self.end("Local", id_tag)
             return
         r = self.cp.reservation
@@ -158,37 +169,37 @@ class Connector:
             log("connector %d is reserved for another idTag" % self.id)
             ok = False
         if ok and self.operative and not self.session:
-            self.begin(id_tag, parent)
+            self.begin(id_tag, parent, kind)
 
-    def begin(self, id_tag, parent=None):
-        """Authorize a transaction: it starts as soon as the cable is in."""
-        if self.tx or self.id == 0 or not self.cp.v.TRANSACTIONS:
+    def begin(self, id_tag, parent=None, kind=None):
+        """Authorize a transaction: it starts as soon as the cable is in (1.6; 2.0.1: its
+        TxStartPoint). kind: the 2.0.1 idToken type (None: ISO14443)."""
+        if self.tx or self.id == 0:
             return False
-        self.session = (id_tag, parent)
+        self.session = (id_tag, parent, kind)
+        self.cable_first = not self.plugged or self.plugged()
         self._session_at = ticks_ms()
         return True
 
     def _start(self, now):
-        id_tag, parent = self.session
-        self.session = None
+        id_tag, parent, kind = self.session or (None, None, None)
         cp = self.cp
         journal = cp.journal
         allow = cp.config["AllowChargingWhenJournalFull"]
         full = not journal.room(self.id)
-        tx = Transaction(self.id, id_tag, parent, self._meter())
-        p = {"connectorId": self.id, "idTag": id_tag, "meterStart": tx.meter_start,
-             "timestamp": tx.start}
+        tx = Transaction(self.id, id_tag, parent, self.meter())
+        tx.kind = kind
         r = cp.reservation
-        tx.reservation = r.use(self.id, id_tag, parent) if r else None
-        if tx.reservation is not None:
-            p["reservationId"] = tx.reservation
+        tx.reservation = r.use(self.id, id_tag, parent) if r and id_tag else None
         tx.add(metering.sample(self, cp.config["StopTxnSampledData"], "Transaction.Begin"))
+        action, p = cp.v.started(self, tx)
+        self.session = None
         if full and allow:
             log("connector %d: the journal is full, charging without reporting" % self.id)
             tx.unreported = True
         # on flash before the relay closes; a flash that cannot take it is a full journal (if
         # allowed, the transaction goes on in RAM: reported while the charger stays powered)
-        elif full or not (journal.add(tx, p) or allow):
+        elif full or not (journal.add(tx, action, p) or allow):
             journal.forget(tx)
             log("connector %d: transaction refused, the journal is full" % self.id)
             if cp.on_authorize:
@@ -197,6 +208,8 @@ class Connector:
         if tx.reservation is not None:
             r.cancel(tx.reservation)  # fulfilled
         self.finishing = False
+        self.seen = False
+        self._session_at = now  # from the start: EVConnectionTimeOut without a cable
         self.tx = tx
         self._mv_due = later(now, cp.config["MeterValueSampleInterval"])
 
@@ -227,16 +240,12 @@ class Connector:
         self.tx = None
         self.finishing = True
         tx.add(metering.sample(self, self.cp.config["StopTxnSampledData"], "Transaction.End"))
-        p = {"meterStop": self._meter(), "timestamp": clock.iso(), "reason": reason}
-        if id_tag:
-            p["idTag"] = id_tag
-        if tx.data:
-            p["transactionData"] = tx.data
+        action, p = self.cp.v.stopped(self, tx, reason, id_tag)
         tx.stopped = True
         if tx.lost or tx.unreported:
             self.cp.journal.forget(tx)
         else:
-            self.cp.journal.push(tx, "StopTransaction", p)
+            self.cp.journal.push(tx, action, p)
         return True
 
     def sample(self, key, stop_key, context):
@@ -248,11 +257,10 @@ class Connector:
         if tx and stop_key:
             tx.add(metering.sample(self, cfg[stop_key], context))
         if mv:
-            p = self.cp.v.meter_values(self.id, mv)
             if tx:
-                self.cp.journal.push(tx, "MeterValues", p)  # saves the stop data too
+                self.cp.journal.push(tx, *self.cp.v.metered(self, tx, mv))  # saves the stop data too
             else:
-                self.cp.call("MeterValues", p)
+                self.cp.call("MeterValues", self.cp.v.meter_values(self.id, mv))
         elif tx and stop_key:
             self.cp.journal.save(tx)
         return mv is not None

@@ -16,6 +16,10 @@ _MV_MAX = 6  # MeterValues a transaction may owe; when more are taken offline th
 _INDEX = "started.json"  # [[seq, transactionId, connectorId, idTag, meterStart], ...]
 
 
+def _metered(action, p):  # MeterValues, or a 2.0.1 event with nothing but meter values
+    return action == "MeterValues" or p.get("triggerReason") in ("MeterValuePeriodic", "MeterValueClock")
+
+
 def _name(tx):
     return "tx%d.json" % tx.seq
 
@@ -83,7 +87,7 @@ class Journal:
 
     def _known(self):
         return [[t.seq, t.id, t.connector_id, t.id_tag, t.meter_start] for t in self.txs
-                if t.id is not None]
+                if type(t.id) is int]  # 1.6: the ids the CSMS gave
 
     def _index(self):
         return self.store.save(_INDEX, self._known())
@@ -99,22 +103,24 @@ class Journal:
         messages are still sent) and the next save writes it whole."""
         return tx.unreported or self.store.save(_name(tx), tx.state())
 
-    def add(self, tx, payload):
-        """A new transaction and its StartTransaction, on flash before the charge begins;
+    def add(self, tx, action, payload):
+        """A new transaction and its first message, on flash before the charge begins;
         False if the record could not be written (the caller decides, see Connector._start)."""
         self.seq += 1
         tx.seq = self.seq
         self.txs.append(tx)
         self.cp._offer()  # from now on the link must speak this transaction's version
-        return self.push(tx, "StartTransaction", payload)
+        return self.push(tx, action, payload)
 
     def push(self, tx, action, payload):
         """A message the transaction owes the CSMS; False if not on flash."""
         if tx.lost or tx.unreported:
             return True
-        mvs = [m for m in tx.msgs if m[1] == "MeterValues"]
-        if action == "MeterValues" and len(mvs) >= _MV_MAX:
-            tx.msgs.remove(mvs[0])  # offline too long: keep the newest readings
+        if _metered(action, payload):
+            out = self.cp._txe  # the message in the queue or in flight stays
+            mvs = [m for m in tx.msgs if _metered(m[1], m[2]) and not (out and out[2] is m[2])]
+            if len(mvs) >= _MV_MAX:
+                tx.msgs.remove(mvs[0])  # offline too long: keep the newest readings
         self.order += 1
         tx.msgs.append([self.order, action, payload])
         return self.save(tx)
@@ -135,7 +141,8 @@ class Journal:
 
     def done(self, tx, res):
         """The CSMS answered msgs[0]."""
-        action = tx.msgs.pop(0)[1]
+        m = tx.msgs.pop(0)
+        action = m[1]
         tx.tries = tx.due = 0
         if action == "StartTransaction":
             tx.id = res["transactionId"]
@@ -143,6 +150,11 @@ class Journal:
             self.cp.connectors[tx.connector_id].started(tx, res["idTagInfo"])
         elif action == "StopTransaction" and "idTagInfo" in res:
             self.cp.remember(tx.id_tag, res["idTagInfo"])
+        elif action == "TransactionEvent":
+            tx.seqno += 1  # saved with the record below: the next event's seqNo
+            t = m[2].get("idToken")
+            if "idTokenInfo" in res and t and t["idToken"] == tx.id_tag:
+                self.cp.connectors[tx.connector_id].started(tx, self.cp.v.id_info(res))
         self._settle(tx)
 
     def failed(self, tx, attempts, interval):
@@ -174,7 +186,7 @@ class Journal:
         ok = True
         if tx in self.txs:
             self.txs.remove(tx)
-            if tx.id is not None:  # before the record goes: a cut sends its Stop twice, not never
+            if type(tx.id) is int:  # before the record goes: a cut sends its Stop twice, not never
                 ok = self._index()
         self.store.remove(_name(tx))
         if not ok:  # the removed record made room

@@ -5,7 +5,6 @@ from . import clock, schema
 SUBPROTOCOL = "ocpp1.6"
 VERSION = "1.6"
 ACTIONS = schema.CALLS  # every CSMS->CP action: others are answered NotImplemented
-TRANSACTIONS = True
 
 
 def select(cp):
@@ -30,6 +29,38 @@ def boot(cp):
 
 def meter_values(cid, mv):
     return {"connectorId": cid, "meterValue": [mv]}
+
+
+def authorize(id_tag, kind):
+    return {"idTag": id_tag}
+
+
+def id_info(res):
+    return res["idTagInfo"]
+
+
+def begins(c, plugged):  # a transaction starts with the card accepted and the cable in
+    return c.session is not None and plugged
+
+
+def started(c, tx):  # -> the first message of the transaction
+    p = {"connectorId": c.id, "idTag": tx.id_tag, "meterStart": tx.meter_start, "timestamp": tx.start}
+    if tx.reservation is not None:
+        p["reservationId"] = tx.reservation
+    return "StartTransaction", p
+
+
+def stopped(c, tx, reason, id_tag):
+    p = {"meterStop": c.meter(), "timestamp": clock.iso(), "reason": reason}
+    if id_tag:
+        p["idTag"] = id_tag
+    if tx.data:
+        p["transactionData"] = tx.data
+    return "StopTransaction", p
+
+
+def metered(c, tx, mv):
+    return "MeterValues", meter_values(c.id, mv)
 
 
 def status(cp, cid, status, err):

@@ -1,23 +1,26 @@
 # OCPP 2.0.1: what ChargePoint asks of the protocol version it runs (as ocpp16.py). Built so far:
 # B01-B03 (BootNotification and what its status allows), B05-B07 (the device model, in
-# device_model.py), B11-B12 (Reset: provisioning.py), F05-F06 (remote_control.py), G01
-# (StatusNotification per EVSE), G02 (Heartbeat), G03-G04 (availability.py), J01-J02 outside
-# transactions, M03-M05 (certificates.py), P01-P02 (DataTransfer). Every other CSMS->CP action is answered
-# NotSupported, and no transaction starts while the link speaks 2.0.1 (TransactionEvent is
-# not built yet): a card or a cable is logged and ignored rather than sent as 1.6 messages.
+# device_model.py), B11-B12 (Reset: provisioning.py), C01/C05/C10-C12/C15 (Authorize and the
+# shared cache and offline rules), E01-E13 (TransactionEvent: transactions.py), F01-F06
+# (remote_control.py), G01 (StatusNotification per EVSE), G02 (Heartbeat), G03-G04
+# (availability.py), J01-J02, M03-M05 (certificates.py), P01-P02 (DataTransfer). Every other
+# CSMS->CP action is answered NotSupported.
 # Connector i of ChargePoint is EVSE i with its one connector (connectorId 1).
 from . import availability, certificates, clock, device_model, provisioning, remote_control
 from . import schema201 as schema
+from .transactions import authorized, begins, changed, metered, sampled, started, stopped  # noqa: F401
 
 SUBPROTOCOL = "ocpp2.0.1"
 VERSION = "2.0.1"
 ACTIONS = schema.ACTIONS
-TRANSACTIONS = False
 _CHANGED = ("Preparing", "Charging", "SuspendedEV", "SuspendedEVSE", "Finishing")  # = Occupied
 
 
 def select(cp):
-    cp.evse_status = [None] * len(cp.connectors)  # the connectorStatus last queued per EVSE
+    n = len(cp.connectors)
+    cp.evse_status = [None] * n  # the connectorStatus last queued per EVSE
+    cp.tx_state = [None] * n  # the chargingState last sent per EVSE
+    cp.remote_start = [None] * n  # remoteStartId for the EVSE's next TransactionEvent
 
 
 _BLOCKS = (device_model, provisioning, availability, remote_control, certificates)  # one handler per action
@@ -58,21 +61,29 @@ def boot(cp):
 
 
 def meter_values(cid, mv):
-    """J01-J02: a 1.6 meterValue (metering.py) in 2.0.1's shape: numbers, unitOfMeasure."""
-    svs = []
-    for s in mv["sampledValue"]:
-        t = {"value": float(s["value"]), "context": s["context"], "measurand": s["measurand"]}
-        if "unit" in s:
-            t["unitOfMeasure"] = {"unit": s["unit"]}
-        if "phase" in s:
-            t["phase"] = s["phase"]
-        svs.append(t)
-    return {"evseId": cid, "meterValue": [{"timestamp": mv["timestamp"], "sampledValue": svs}]}
+    return {"evseId": cid, "meterValue": [sampled(mv)]}
+
+
+def authorize(id_tag, kind):
+    return {"idToken": {"idToken": id_tag, "type": kind}}
+
+
+def id_info(res):
+    """C01: an idTokenInfo as the 1.6 idTagInfo the cache and the connectors know."""
+    i = res["idTokenInfo"]
+    info = {"status": i["status"]}
+    if "cacheExpiryDateTime" in i:
+        info["expiryDate"] = i["cacheExpiryDateTime"]
+    if "groupIdToken" in i:
+        info["parentIdTag"] = i["groupIdToken"]["idToken"]
+    return info
 
 
 def status(cp, cid, status, err):
     """-> the StatusNotification of EVSE cid, or None: the station itself (0) has none, and
     the 1.6 statuses that all mean Occupied are one."""
+    if cid:
+        changed(cp.connectors[cid], status)
     s = "Occupied" if status in _CHANGED else status
     if cid == 0 or cp.evse_status[cid] == s:
         return None

@@ -1,6 +1,7 @@
 # OCPP 2.0.1 provisioning, B11-B12: Reset of the station, and the BootNotification reason
-# after it (RemoteReset). No transaction runs under 2.0.1 yet, so OnIdle is Immediate for now.
-# A reset of one EVSE is Rejected: the firmware API has no EVSE-level restart (on_reset
+# after it (RemoteReset). Immediate ends the transactions (ImmediateReset) and resets once
+# their events are out (or after 15 s); OnIdle answers Scheduled while a transaction runs and
+# resets when the last one has ended. A reset of one EVSE is Rejected: the firmware API has no EVSE-level restart (on_reset
 # restarts the station; it is called with hard=True).
 from .compat import ticks_ms
 from .connector import later
@@ -17,6 +18,11 @@ def setup(cp):
 def Reset(cp, p):
     if cp.on_reset is None or "evseId" in p or not cp.store.save(_REASON, "RemoteReset"):
         return {"status": "Rejected"}
-    # the hook runs once nothing is owed to the CSMS, or after 15 s
-    cp.resetting = [True, later(ticks_ms(), 15), cp.config["ResetRetries"]]
-    return {"status": "Accepted"}
+    busy = False
+    for c in cp.connectors:
+        if p["type"] == "Immediate":
+            c.end("HardReset")
+        busy = busy or c.tx is not None
+    # the hook runs once no transaction runs and nothing is owed to the CSMS, or 15 s later
+    cp.resetting = [True, None if busy else later(ticks_ms(), 15), cp.config["ResetRetries"]]
+    return {"status": "Scheduled" if busy else "Accepted"}

@@ -1,6 +1,39 @@
-# OCPP 2.0.1 remote control: F05 UnlockConnector, F06 TriggerMessage (BootNotification,
+# OCPP 2.0.1 remote control: F01-F04 RequestStartTransaction and RequestStopTransaction (the
+# cable before or after the request: a transaction that TxStartPoint EVConnected started is
+# authorized by the request), F05 UnlockConnector, F06 TriggerMessage (BootNotification,
 # Heartbeat, StatusNotification, MeterValues of AlignedDataCtrlr.Measurands; the messages of
 # use cases not built yet: NotImplemented).
+from .compat import log
+
+
+def RequestStartTransaction(cp, p):
+    t = p["idToken"]
+    tag, kind = t["idToken"], t["type"]
+    cid = p.get("evseId")
+    c = cp._connector_for(0, tag) if cid is None else cp.connectors[cid] if 0 < cid < len(
+        cp.connectors) else None
+    if c is None or c.session or c.tx and c.tx.id_tag is not None or not c.operative or c.status == "Faulted":
+        return {"status": "Rejected"}
+    if "chargingProfile" in p:
+        log("RequestStartTransaction: its charging profile is ignored (no 2.0.1 smart charging)")
+    g = p.get("groupIdToken")
+    cp.remote_start[c.id] = p["remoteStartId"]
+    if cp.config["AuthorizeRemoteTxRequests"]:
+        cp.authorize(tag, lambda info: c.authorized(tag, info, kind), kind)
+    else:
+        c.authorized(tag, {"status": "Accepted", "parentIdTag": g["idToken"]} if g else {"status": "Accepted"}, kind)
+    res = {"status": "Accepted"}
+    if c.tx:
+        res["transactionId"] = c.tx.id  # F02: the cable came first
+    return res
+
+
+def RequestStopTransaction(cp, p):
+    for c in cp.connectors:
+        if c.tx and c.tx.id == p["transactionId"]:
+            c.end("Remote")
+            return {"status": "Accepted"}
+    return {"status": "Rejected"}
 
 
 def UnlockConnector(cp, p):

@@ -6,19 +6,21 @@ from .store import NONE, rows, shallow
 _DATA_MAX = 8  # transactionData entries kept for StopTransaction (Transaction.Begin + newest)
 _START = "StartTransaction"
 _STOP = "StopTransaction"
-_ACTIONS = (_START, "MeterValues", _STOP)
+_ACTIONS = (_START, "MeterValues", _STOP, "TransactionEvent")
 _FIELDS = ("connector_id", "id_tag", "parent", "meter_start", "start", "id", "reservation",
-           "deauthorized", "data", "seq", "msgs", "tries", "due", "stopped", "lost")
+           "deauthorized", "data", "seq", "msgs", "tries", "due", "stopped", "lost", "kind",
+           "seqno")
 
 
 class Transaction:
     def __init__(self, connector_id, id_tag, parent, meter_start):
         self.connector_id = connector_id
-        self.id_tag = id_tag
+        self.id_tag = id_tag  # None: a 2.0.1 transaction not authorized yet (TxStartPoint)
         self.parent = parent  # parentIdTag, for stopping with another card of the same group
         self.meter_start = meter_start
         self.start = clock.iso()  # ISO time, or a marker until the clock is known
-        self.id = None  # transactionId, once the CSMS has answered StartTransaction
+        self.id = None  # 1.6: transactionId, once the CSMS has answered StartTransaction;
+        # 2.0.1: the one the charge point made at the start (a str)
         self.reservation = None  # reservationId it used
         self.deauthorized = False
         self.data = []  # meterValues for StopTransaction.transactionData
@@ -30,6 +32,8 @@ class Transaction:
         self.stopped = False
         self.lost = False  # StartTransaction given up: nothing more is sent
         self.unreported = False  # charging while the journal is full (not persisted)
+        self.kind = None  # 2.0.1: the idToken's type
+        self.seqno = 0  # 2.0.1: the seqNo of the next TransactionEvent (counts answered ones)
 
     def state(self):
         return [getattr(self, f) for f in _FIELDS]
@@ -38,8 +42,11 @@ class Transaction:
     def restore(cls, state):
         """A Transaction from state(), or None if the document is not one that state() makes."""
         t = (int, NONE)
-        if not (rows([state], int, str, (str, NONE), int, str, t, t, bool, list, int, list, int, int,
-                     bool, bool) and shallow(state, 10)):
+        s = (str, NONE)
+        if type(state) is list and len(state) == 15:  # a record from before 2.0.1
+            state = state + [None, 0]
+        if not (rows([state], int, s, s, int, str, (int, str, NONE), t, bool, list, int, list, int,
+                     int, bool, bool, s, int) and shallow(state, 10)):
             return None
         tx = cls(0, "", None, 0)
         for f, v in zip(_FIELDS, state):
@@ -54,7 +61,8 @@ class Transaction:
                 and self.seq > 0 and self.connector_id > 0):
             return False
         first = msgs[0][1] if msgs else None
-        if self.lost and msgs or (self.id is None) != (first == _START) and not self.lost:
+        if self.lost and msgs or (self.id is None) != (first == _START) and not self.lost or (
+                self.id_tag is None and type(self.id) is not str):  # only 2.0.1 starts unauthorized
             return False
         for i, m in enumerate(msgs):
             a = m[1]

@@ -6,7 +6,7 @@ import json
 import os
 import time
 
-from mpy_ocpp import ChargePoint
+from mpy_ocpp import ChargePoint, ocpp16, ocpp201
 from mpy_ocpp.store import Store
 from mpy_ocpp.ws import WebSocket
 
@@ -36,8 +36,8 @@ class CuttingStore(Store):
 class Gate:
     """The real WebSocket, with the CSMS made unreachable on demand."""
 
-    def __init__(self, url, reachable):
-        self.ws = WebSocket(url, backoff_min=0.05, backoff_max=0.2)
+    def __init__(self, url, reachable, subprotocol):
+        self.ws = WebSocket(url, subprotocol, backoff_min=0.05, backoff_max=0.2)
         self.reachable = reachable
         self.creds = (None, None)
 
@@ -127,8 +127,8 @@ STEPS = (
 
 
 class Session:
-    def __init__(self, csms, state, cut_step=None, cut_write=None, half=True):
-        self.csms, self.state = csms, state
+    def __init__(self, csms, state, cut_step=None, cut_write=None, half=True, version=ocpp16):
+        self.csms, self.state, self.version = csms, state, version
         self.cut_step, self.cut_write, self.half = cut_step, cut_write, half
         self.writes = [0]
         self.rig = Rig()
@@ -140,9 +140,10 @@ class Session:
     def boot(self, reachable=True):
         if self.gate:
             self.gate.close()  # the old socket dies with the power (test hygiene only)
-        self.gate = Gate(self.csms.url + "/CP_1", reachable)
+        self.gate = Gate(self.csms.url + "/CP_1", reachable, self.version.SUBPROTOCOL)
         store = CuttingStore(self.state, self.writes, self.cut_write, self.half)
-        self.cp = ChargePoint("CP_1", self.gate, store, connectors=2, call_timeout=5)
+        self.cp = ChargePoint("CP_1", self.gate, store, connectors=2, call_timeout=5,
+                              versions=(self.version,))
         self.rig.wire(self.cp)
 
     def plug(self, cid, on):
@@ -230,6 +231,31 @@ def check(csms):
         assert readings == sorted(readings)
         for mv in t["stop"].get("transactionData", ()):
             assert start <= int(mv["sampledValue"][0]["value"]) <= stop
+    assert csms.violations == []
+    return txs
+
+
+def check_201(csms):
+    """check() for OCPP 2.0.1: every transaction's events reach the CSMS once, in seqNo order
+    with no gap (a message sent again after a cut that came before its answer was saved is the
+    same event with the same seqNo: the CSMS recognises it), Started first, Ended last."""
+    txs = list(csms.transactions.values())
+    assert [(t["events"][0]["evse"]["id"], t["events"][0]["idToken"]["idToken"]) for t in txs] == [
+        (1, "A"), (2, "B"), (1, "C")]
+    for t in txs:
+        events = {}
+        for e in t["events"]:
+            if e["seqNo"] in events:
+                assert events[e["seqNo"]] == e, "seqNo %d used twice" % e["seqNo"]
+            else:
+                events[e["seqNo"]] = e
+        assert list(events) == list(range(len(events))), list(events)
+        ev = list(events.values())
+        assert [e["eventType"] for e in ev] == ["Started"] + ["Updated"] * (len(ev) - 2) + ["Ended"]
+        wh = [[float(s["value"]) for m in e.get("meterValue", ()) for s in m["sampledValue"]] for e in ev]
+        live = sum(wh[:-1], [])  # Ended holds the TxEndedMeasurands of the whole transaction
+        assert live and live == sorted(live) and wh[-1] == sorted(wh[-1]), wh
+        assert live[0] <= wh[-1][0] and wh[-1][-1] >= live[-1], wh
     assert csms.violations == []
     return txs
 

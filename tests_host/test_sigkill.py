@@ -23,14 +23,19 @@ def _wait_settled(csms, state, timeout=30):
     raise AssertionError("journal never drained: %s" % os.listdir(state))
 
 
-@pytest.mark.parametrize("runtime", simproc.RUNTIMES)
-def test_sigkill_and_csms_restarts_lose_nothing(runtime, csms, tmp_path):
-    rnd = random.Random(1234 if runtime == "cpython" else 4321)
-    state = str(tmp_path / "state")
-    sim = simproc.Sim(runtime, csms.url, state)
+def _sessions(runtime, csms, state, rnd, **opts):
+    """SESSIONS charging sessions, the simulator SIGKILLed at random and the CSMS restarted
+    twice; -> (kills, restarts) once the journal has drained."""
+    sim = simproc.Sim(runtime, csms.url, state, **opts)
     csms.wait_action("CP_1", "BootNotification")
-    csms.call("CP_1", "ChangeConfiguration", {"key": "AllowOfflineTxForUnknownId", "value": "true"})
-    csms.call("CP_1", "ChangeConfiguration", {"key": "MeterValueSampleInterval", "value": "1"})
+    if opts:  # OCPP 2.0.1
+        csms.call("CP_1", "SetVariables", {"setVariableData": [
+            {"component": {"name": c}, "variable": {"name": v}, "attributeValue": x} for c, v, x in (
+                ("AuthCtrlr", "OfflineTxForUnknownIdEnabled", "true"),
+                ("SampledDataCtrlr", "TxUpdatedInterval", "1"))]})
+    else:
+        csms.call("CP_1", "ChangeConfiguration", {"key": "AllowOfflineTxForUnknownId", "value": "true"})
+        csms.call("CP_1", "ChangeConfiguration", {"key": "MeterValueSampleInterval", "value": "1"})
     kills = restarts = 0
     port = csms.port
     for n in range(SESSIONS):
@@ -48,15 +53,23 @@ def test_sigkill_and_csms_restarts_lose_nothing(runtime, csms, tmp_path):
         if rnd.random() < 0.6:
             sim.kill()  # SIGKILL: no shutdown of any kind
             kills += 1
-            sim = simproc.Sim(runtime, csms.url, state)
+            sim = simproc.Sim(runtime, csms.url, state, **opts)
         else:
             time.sleep(0.5)
     sim.cmd("unplug 1", "unplug 2")
     _wait_settled(csms, state)
     time.sleep(1)
     sim.stop()
+    assert kills >= 3 and restarts == 2
+    return kills, restarts
+
+
+@pytest.mark.parametrize("runtime", simproc.RUNTIMES)
+def test_sigkill_and_csms_restarts_lose_nothing(runtime, csms, tmp_path):
+    rnd = random.Random(1234 if runtime == "cpython" else 4321)
+    kills, restarts = _sessions(runtime, csms, str(tmp_path / "state"), rnd)
     txs = [t for _, t in sorted(csms.transactions.items())]
-    assert kills >= 3 and restarts == 2 and txs
+    assert txs
     tags = [t["start"]["idTag"] for t in txs]
     assert len(tags) == len(set(tags)), tags  # no transaction twice
     assert tags == sorted(tags, key=lambda t: int(t[1:]))  # in the order they happened
@@ -68,4 +81,25 @@ def test_sigkill_and_csms_restarts_lose_nothing(runtime, csms, tmp_path):
         assert start <= stop and all(start <= r <= stop for r in readings), (t["start"], readings, stop)
     print("%s: %d sessions, %d SIGKILLs, %d CSMS restarts, %d transactions" % (
         runtime, SESSIONS, kills, restarts, len(txs)))
+    assert csms.violations == []
+
+
+@pytest.mark.parametrize("runtime", simproc.RUNTIMES)
+def test_sigkill_201_events_once_in_seqno_order(runtime, csms_factory, tmp_path):
+    # the same in OCPP 2.0.1: every transaction's TransactionEvents reach the CSMS, in seqNo
+    # order without a gap (an event sent again after a kill that came before its answer was
+    # saved is the same event, same seqNo), Started first and Ended last
+    csms = csms_factory(versions=("ocpp2.0.1",))
+    rnd = random.Random(99 if runtime == "cpython" else 77)
+    _sessions(runtime, csms, str(tmp_path / "state"), rnd, ocpp="2.0.1")
+    txs = list(csms.transactions.values())
+    tags = [t["events"][0]["idToken"]["idToken"] for t in txs]
+    assert len(tags) == len(set(tags)) and tags == sorted(tags, key=lambda t: int(t[1:])), tags
+    for t in txs:
+        events = {}
+        for e in t["events"]:
+            assert events.setdefault(e["seqNo"], e) == e, "seqNo %d used twice" % e["seqNo"]
+        assert list(events) == list(range(len(events))), list(events)
+        kinds = [e["eventType"] for e in events.values()]
+        assert kinds[0] == "Started" and kinds[-1] == "Ended" and "Ended" not in kinds[:-1], kinds
     assert csms.violations == []

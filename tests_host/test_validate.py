@@ -209,8 +209,8 @@ def valid(s):
         return st.text(max_size=s.get("maxLength", 60))
     if t == "integer":
         return st.integers(s.get("minimum", -BIG), s.get("maximum", BIG))
-    if t == "number":  # all have multipleOf 0.1: one decimal place (as a CSMS sends), or ints
-        assert s["multipleOf"] == 0.1 and set(s) == {"type", "multipleOf"}
+    if t == "number":  # multipleOf 0.1 or none: one decimal place (as a CSMS sends), or ints
+        assert s.get("multipleOf", 0.1) == 0.1 and set(s) - {"description"} <= {"type", "multipleOf"}
         return st.one_of(st.integers(-99999, 99999).map(lambda k: k / 10),
                          st.integers(-99999, 99999))
     if t == "boolean":

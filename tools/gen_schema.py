@@ -53,10 +53,11 @@ ACTIONS_201 = (
     "UnlockConnector", "UnpublishFirmware", "UpdateFirmware",
 )
 CALLS_201 = ("ChangeAvailability", "DataTransfer", "DeleteCertificate", "GetBaseReport",
-             "GetInstalledCertificateIds", "GetVariables", "InstallCertificate", "Reset",
-             "SetVariables", "TriggerMessage", "UnlockConnector")
-SENT_201 = ("BootNotification", "DataTransfer", "Heartbeat", "MeterValues", "NotifyReport",
-            "StatusNotification")
+             "GetInstalledCertificateIds", "GetVariables", "InstallCertificate",
+             "RequestStartTransaction", "RequestStopTransaction", "Reset", "SetVariables",
+             "TriggerMessage", "UnlockConnector")
+SENT_201 = ("Authorize", "BootNotification", "DataTransfer", "Heartbeat", "MeterValues",
+            "NotifyReport", "StatusNotification", "TransactionEvent")
 
 ARR, STR, DT, INT, NUM, BOOL, ANY = range(-1, -8, -1)  # = _ARR.._ANY in mpy_ocpp/validate.py
 IGNORED = {"$schema", "$id", "title", "description", "javaType", "comment", "default",

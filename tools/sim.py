@@ -30,9 +30,8 @@ OPTIONS = """usage: sim.py --url URL --id ID [options]   (commands on stdin: see
   --auth-key KEY    AuthorizationKey for Basic auth, stored on the first start in DIR only
   --ca FILE         the CA certificate (PEM or DER) that signed the CSMS's; needed for wss://
   --power W         what the simulated EV draws while charging, in W (default 11000)
-  --ocpp VERSIONS   1.6, 2.0.1, both in the order to offer them (2.0.1,1.6) or auto (the
-                    default: 1.6,2.0.1, 1.6 first while 2.0.1 has no transactions yet);
-                    the CSMS picks one
+  --ocpp VERSIONS   1.6, 2.0.1, both in the order to offer them (1.6,2.0.1) or auto (the
+                    default: 2.0.1,1.6); the CSMS picks one
   -h, --help        this text
 """ % MAX_CONNECTORS
 
@@ -203,7 +202,7 @@ def parse_args(argv):
             open(opts["--ca"], "rb").close()
         except OSError as e:
             raise Usage("--ca %s: cannot read it (%s)" % (opts["--ca"], e))
-    vs = "1.6,2.0.1" if opts["--ocpp"] == "auto" else opts["--ocpp"]
+    vs = "2.0.1,1.6" if opts["--ocpp"] == "auto" else opts["--ocpp"]
     vs = vs.split(",")
     if not vs or len(set(vs)) != len(vs) or [v for v in vs if v not in ("1.6", "2.0.1")]:
         raise Usage("--ocpp: 1.6, 2.0.1, both (2.0.1,1.6) or auto, not %s" % opts["--ocpp"])

@@ -246,11 +246,11 @@ def test_any_connector_means_one_not_reserved_for_someone_else():
     cp.hw[1].plugged = True  # a plugged connector goes first, unless it is held for another
     assert _call(cp, link, "RemoteStartTransaction", {"idTag": "YOU"}) == {"status": "Accepted"}
     _run(cp, link)
-    assert cs[1].session is None and cs[2].session == ("YOU", "P_Y")
+    assert cs[1].session is None and cs[2].session[:2] == ("YOU", "P_Y")
     cs[2].end()
     assert cp.tag(0, "YOU")
     _run(cp, link)
-    assert cs[1].session is None and cs[2].session == ("YOU", "P_Y")
+    assert cs[1].session is None and cs[2].session[:2] == ("YOU", "P_Y")
     cs[2].end()
     # its group: the parentIdTag in the CSMS's answer picks the reserved connector
     assert cp.tag(0, "KID")
@@ -260,12 +260,12 @@ def test_any_connector_means_one_not_reserved_for_someone_else():
     assert _reserve(cp, link, 0, "Z", rid=2) == "Accepted"  # 2 and 3 are free: one is Z's
     assert _call(cp, link, "RemoteStartTransaction", {"idTag": "OTHER"}) == {"status": "Accepted"}
     _run(cp, link)
-    assert cs[2].session == ("OTHER", "P_O")
+    assert cs[2].session[:2] == ("OTHER", "P_O")
     assert _call(cp, link, "RemoteStartTransaction", {"idTag": "THIRD"}) == {"status": "Rejected"}
     assert not cp.tag(0, "THIRD")
     assert cp.tag(0, "Z")
     _run(cp, link)
-    assert cs[3].session == ("Z", "P_Z")
+    assert cs[3].session[:2] == ("Z", "P_Z")
     cp.hw[3].plugged = True
     _run(cp, link)
     assert cs[3].tx.reservation == 2 and cp.reservation.items == []

@@ -1,0 +1,127 @@
+# OCPP 2.0.1 transactions (E01-E13): the TransactionEvents of a transaction, made from the
+# same connector state machine and journal as 1.6's StartTransaction/StopTransaction. The
+# charge point names the transaction; the journal keeps its events on flash and gives each
+# its seqNo when it is sent (Transaction.seqno counts the answered ones, saved with the
+# record), so a power cut or an event given up after MessageAttempts leaves no gap.
+import random
+
+from . import clock
+
+# 1.6 reasons (what the connector says) -> 2.0.1 stoppedReason, triggerReason
+_REASONS = (("Local", "Local", "StopAuthorized"), ("Remote", "Remote", "RemoteStop"),
+            ("EVDisconnected", "EVDisconnected", "EVCommunicationLost"),
+            ("DeAuthorized", "DeAuthorized", "Deauthorized"), ("Timeout", "Timeout", "EVConnectTimeout"),
+            ("HardReset", "ImmediateReset", "ResetCommand"), ("SoftReset", "ImmediateReset", "ResetCommand"),
+            ("UnlockCommand", "Other", "UnlockCommand"), ("EmergencyStop", "EmergencyStop", "AbnormalCondition"),
+            ("PowerLoss", "PowerLoss", "AbnormalCondition"), ("Reboot", "Reboot", "AbnormalCondition"))
+_CONTEXTS = (("Sample.Clock", "MeterValueClock"), ("Trigger", "Trigger"))  # else MeterValuePeriodic
+
+
+def begins(c, plugged):
+    """TxStartPoint: the transaction starts at the first of its points met. A card and a cable
+    (PowerPathClosed; EnergyTransfer follows at once) always start one: nothing charges
+    without a transaction."""
+    p = c.cp.config.values["TxStartPoint"]
+    s = c.session is not None
+    return (s and plugged or plugged and "EVConnected" in p or s and "Authorized" in p
+            or "ParkingBayOccupancy" in p and c.occupied is not None and c.occupied())
+
+
+def state(c, status=None):
+    """transactionInfo.chargingState from the connector's (1.6) status."""
+    plugged = c.plugged() if c.plugged else True
+    if c.tx and c.tx.id_tag is None or not plugged or status not in ("Charging", "SuspendedEV", "SuspendedEVSE"):
+        return "EVConnected" if plugged else "Idle"
+    return status
+
+
+def sampled(mv):
+    """A 1.6 meterValue (metering.py) in 2.0.1's shape: numbers, unitOfMeasure."""
+    svs = []
+    for s in mv["sampledValue"]:
+        t = {"value": float(s["value"]), "context": s["context"], "measurand": s["measurand"]}
+        if "unit" in s:
+            t["unitOfMeasure"] = {"unit": s["unit"]}
+        if "phase" in s:
+            t["phase"] = s["phase"]
+        svs.append(t)
+    return {"timestamp": mv["timestamp"], "sampledValue": svs}
+
+
+def _event(c, tx, kind, trigger, ts=None):
+    cp = c.cp
+    info = {"transactionId": tx.id}
+    if cp.tx_state[c.id]:
+        info["chargingState"] = cp.tx_state[c.id]
+    p = {"eventType": kind, "timestamp": ts or clock.iso(), "triggerReason": trigger, "seqNo": 0,
+         "transactionInfo": info, "evse": {"id": c.id, "connectorId": 1}}
+    if not cp.online:
+        p["offline"] = True
+    r = cp.remote_start[c.id]
+    if r is not None:  # the first event after a RequestStartTransaction (F01-F02)
+        info["remoteStartId"] = r
+        cp.remote_start[c.id] = None
+    return p
+
+
+def _token(p, tx, id_tag=None):
+    p["idToken"] = {"idToken": id_tag or tx.id_tag, "type": tx.kind or "ISO14443"}
+
+
+def started(c, tx):
+    tx.id = "%x-%08x" % (clock.now(), random.getrandbits(32))
+    c.cp.tx_state[c.id] = state(c)
+    plugged = c.plugged() if c.plugged else True
+    trigger = ("RemoteStart" if c.cp.remote_start[c.id] is not None else "Authorized"
+               if c.session and (c.cable_first or not plugged) else "CablePluggedIn" if plugged
+               else "EVDetected")
+    p = _event(c, tx, "Started", trigger, tx.start)
+    if tx.id_tag is not None:
+        _token(p, tx)
+    if tx.data:
+        p["meterValue"] = [sampled(tx.data[0])]
+    return "TransactionEvent", p
+
+
+def stopped(c, tx, reason, id_tag):
+    stop, trigger = "Other", "AbnormalCondition"
+    for r in _REASONS:
+        if r[0] == reason:
+            stop, trigger = r[1], r[2]
+    c.cp.tx_state[c.id] = state(c)
+    p = _event(c, tx, "Ended", trigger)
+    p["transactionInfo"]["stoppedReason"] = stop
+    if id_tag and id_tag != tx.id_tag:
+        _token(p, tx, id_tag)
+    if tx.data:
+        p["meterValue"] = [sampled(m) for m in tx.data]
+    return "TransactionEvent", p
+
+
+def metered(c, tx, mv):
+    ctx = mv["sampledValue"][0]["context"]
+    trigger = "MeterValuePeriodic"
+    for k, t in _CONTEXTS:
+        if k == ctx:
+            trigger = t
+    p = _event(c, tx, "Updated", trigger)
+    p["meterValue"] = [sampled(mv)]
+    return "TransactionEvent", p
+
+
+def authorized(c, tx, id_tag, parent, kind):
+    """A transaction started before its idToken (TxStartPoint EVConnected, ParkingBayOccupancy)
+    is authorized now."""
+    tx.id_tag, tx.parent, tx.kind = id_tag, parent, kind
+    p = _event(c, tx, "Updated", "Authorized" if c.cp.remote_start[c.id] is None else "RemoteStart")
+    _token(p, tx)
+    c.cp.journal.push(tx, "TransactionEvent", p)
+
+
+def changed(c, status):
+    """An Updated event when the chargingState changes (the status reported, E02)."""
+    tx = c.tx
+    s = state(c, status)
+    if tx and s != c.cp.tx_state[c.id]:
+        c.cp.tx_state[c.id] = s
+        c.cp.journal.push(tx, "TransactionEvent", _event(c, tx, "Updated", "ChargingStateChanged"))

@@ -1,0 +1,183 @@
+"""OCPP 2.0.1 transactions and authorization end to end: TransactionEvent (E01-E13) with its
+start and stop points, Authorize and the cache (C01, C10-C12, C15), RequestStartTransaction and
+RequestStopTransaction (F01-F03), Reset with a transaction (B11-B12); tools/sim.py against
+tools/csms.py speaking 2.0.1 over a real WebSocket, on CPython and on the MicroPython unix port.
+The CSMS checks every frame against the official 2.0.1 schemas; `csms.violations` stays empty."""
+import pytest
+
+from tests_host import simproc
+
+pytestmark = pytest.mark.parametrize("runtime", simproc.RUNTIMES)
+V201 = ("ocpp2.0.1",)
+
+
+def events(csms, tx_id=None):
+    """[(eventType, triggerReason, seqNo)] of one transaction (the only one if tx_id is None)."""
+    txs = csms.transactions
+    t = txs[tx_id] if tx_id else (list(txs.values())[0] if len(txs) == 1 else None)
+    assert t is not None, txs
+    return [(e["eventType"], e["triggerReason"], e["seqNo"]) for e in t["events"]]
+
+
+def ended(csms):
+    return [t for t in csms.transactions.values() if t["events"][-1]["eventType"] == "Ended"]
+
+
+def _start(runtime, csms, sims):
+    mark = csms.mark()
+    sim = sims(runtime, server=csms, ocpp="2.0.1")
+    csms.wait_action("CP_1", "StatusNotification", count=2, since=mark, timeout=15)
+    return sim
+
+
+def _set(csms, comp, var, value):
+    res = csms.call("CP_1", "SetVariables", {"setVariableData": [
+        {"component": {"name": comp}, "variable": {"name": var}, "attributeValue": value}]})
+    assert res["setVariableResult"][0]["attributeStatus"] == "Accepted", res
+
+
+def test_card_then_cable_default_points(runtime, csms_factory, sims):
+    # TxStartPoint PowerPathClosed: the card, then the cable start it; TxStopPoint
+    # EVConnected,Authorized: the same card ends it
+    csms = csms_factory(versions=V201)
+    sim = _start(runtime, csms, sims)
+    sim.cmd("tag 1 CARD")
+    auth = csms.wait_action("CP_1", "Authorize")
+    assert auth == {"idToken": {"idToken": "CARD", "type": "ISO14443"}}
+    sim.cmd("wait 0.3", "plug 1")
+    csms.wait_for(lambda: csms.transactions)
+    sim.wait_status(lambda s: s["connectors"][1]["status"] == "Charging")
+    sim.cmd("wait 1.2", "tag 1 CARD", "wait 0.3", "unplug 1")
+    csms.wait_for(lambda: ended(csms), timeout=10)
+    (t,) = csms.transactions.values()
+    ev = t["events"]
+    assert [e["eventType"] for e in ev][0] == "Started" and ev[-1]["eventType"] == "Ended"
+    assert [e["seqNo"] for e in ev] == list(range(len(ev)))
+    assert ev[0]["triggerReason"] == "CablePluggedIn" and ev[0]["idToken"]["idToken"] == "CARD"
+    assert ev[0]["evse"] == {"id": 1, "connectorId": 1}
+    assert ("Updated", "ChargingStateChanged") in [(e["eventType"], e["triggerReason"]) for e in ev]
+    assert ev[-1]["triggerReason"] == "StopAuthorized"
+    assert ev[-1]["transactionInfo"]["stoppedReason"] == "Local"
+    ctx = [s["context"] for s in ev[-1]["meterValue"][-1]["sampledValue"]]
+    assert ctx and set(ctx) == {"Transaction.End"}
+    assert not any(e.get("offline") for e in ev)
+    assert csms.violations == []
+
+
+def test_cable_first_transaction_authorized_later(runtime, csms_factory, sims):
+    # TxStartPoint EVConnected: the cable starts it without an idToken, the card authorizes
+    # it (Updated, Authorized), the unplug ends it (EVCommunicationLost, EVDisconnected)
+    csms = csms_factory(versions=V201)
+    sim = _start(runtime, csms, sims)
+    _set(csms, "TxCtrlr", "TxStartPoint", "EVConnected")
+    sim.cmd("plug 1")
+    csms.wait_for(lambda: csms.transactions)
+    assert sim.status()["connectors"][1]["relay"] is False  # not authorized: no power
+    sim.cmd("tag 1 CARD")
+    sim.wait_status(lambda s: s["connectors"][1]["status"] == "Charging")
+    sim.cmd("unplug 1")
+    csms.wait_for(lambda: ended(csms), timeout=10)
+    ev = events(csms)
+    assert ev[0] == ("Started", "CablePluggedIn", 0)
+    assert ("Updated", "Authorized") in [e[:2] for e in ev]
+    assert ev[-1][:2] == ("Ended", "EVCommunicationLost")
+    t = list(csms.transactions.values())[0]["events"]
+    assert "idToken" not in t[0] and t[-1]["transactionInfo"]["stoppedReason"] == "EVDisconnected"
+    assert [e[2] for e in ev] == list(range(len(ev)))
+    assert csms.violations == []
+
+
+def test_remote_start_stop_both_orders(runtime, csms_factory, sims):
+    csms = csms_factory(versions=V201)
+    sim = _start(runtime, csms, sims)
+    call = lambda a, p: csms.call("CP_1", a, p)  # noqa: E731
+    # F01: the request first, then the cable
+    res = call("RequestStartTransaction", {"evseId": 1, "remoteStartId": 7,
+                                           "idToken": {"idToken": "APP", "type": "Central"}})
+    assert res == {"status": "Accepted"}
+    sim.cmd("plug 1")
+    csms.wait_for(lambda: csms.transactions)
+    (tid,) = csms.transactions
+    first = csms.transactions[tid]["events"][0]
+    assert first["transactionInfo"]["remoteStartId"] == 7 and first["triggerReason"] == "RemoteStart"
+    assert first["idToken"] == {"idToken": "APP", "type": "Central"}
+    sim.wait_status(lambda s: s["connectors"][1]["status"] == "Charging")
+    assert call("RequestStopTransaction", {"transactionId": "nope"}) == {"status": "Rejected"}
+    assert call("RequestStopTransaction", {"transactionId": tid}) == {"status": "Accepted"}
+    csms.wait_for(lambda: ended(csms), timeout=10)
+    last = csms.transactions[tid]["events"][-1]
+    assert (last["triggerReason"], last["transactionInfo"]["stoppedReason"]) == ("RemoteStop", "Remote")
+    sim.cmd("unplug 1")
+    # F02: the cable first (TxStartPoint EVConnected), then the request: it authorizes it
+    _set(csms, "TxCtrlr", "TxStartPoint", "EVConnected")
+    sim.cmd("plug 2")
+    csms.wait_for(lambda: len(csms.transactions) == 2)
+    tid2 = [t for t in csms.transactions if t != tid][0]
+    res = call("RequestStartTransaction", {"evseId": 2, "remoteStartId": 8,
+                                           "idToken": {"idToken": "APP2", "type": "Central"}})
+    assert res == {"status": "Accepted", "transactionId": tid2}
+    sim.wait_status(lambda s: s["connectors"][2]["status"] == "Charging")
+    upd = [e for e in csms.transactions[tid2]["events"] if "idToken" in e][0]
+    assert upd["triggerReason"] == "RemoteStart" and upd["transactionInfo"]["remoteStartId"] == 8
+    # busy EVSE and an unknown one
+    assert call("RequestStartTransaction", {"evseId": 2, "remoteStartId": 9,
+                                            "idToken": {"idToken": "X", "type": "Central"}})["status"] == "Rejected"
+    assert call("RequestStartTransaction", {"evseId": 5, "remoteStartId": 9,
+                                            "idToken": {"idToken": "X", "type": "Central"}})["status"] == "Rejected"
+    assert csms.violations == []
+
+
+def test_invalid_card_and_offline_unknown_id(runtime, csms_factory, sims):
+    # C01: an Invalid idToken starts nothing; C15: offline, an unknown id is accepted when
+    # OfflineTxForUnknownIdEnabled, and the events go later with offline = true, in order
+    csms = csms_factory(versions=V201)
+    csms.authorize_status["BAD"] = "Invalid"
+    sim = _start(runtime, csms, sims)
+    sim.cmd("plug 1", "tag 1 BAD")
+    csms.wait_action("CP_1", "Authorize")
+    sim.cmd("wait 0.5")
+    assert sim.status()["connectors"][1]["transaction"] is None and not csms.transactions
+    sim.cmd("unplug 1")
+    _set(csms, "AuthCtrlr", "OfflineTxForUnknownIdEnabled", "true")
+    port = csms.port
+    csms.stop()
+    sim.wait_status(lambda s: not s["online"])
+    sim.cmd("plug 2", "tag 2 NEW")
+    sim.wait_status(lambda s: s["connectors"][2]["status"] == "Charging")
+    sim.cmd("wait 0.5", "tag 2 NEW", "wait 0.3", "unplug 2")
+    sim.wait_status(lambda s: s["connectors"][2]["transaction"] is None)
+    csms.start(port=port)
+    csms.wait_for(lambda: ended(csms), timeout=20)
+    ev = list(csms.transactions.values())[0]["events"]
+    assert [e["seqNo"] for e in ev] == list(range(len(ev)))
+    assert all(e.get("offline") for e in ev)
+    assert csms.violations == []
+
+
+def test_reset_on_idle_waits_for_the_transaction(runtime, csms_factory, sims):
+    csms = csms_factory(versions=V201)
+    sim = _start(runtime, csms, sims)
+    sim.cmd("plug 1", "tag 1 CARD")
+    csms.wait_for(lambda: csms.transactions)
+    assert csms.call("CP_1", "Reset", {"type": "OnIdle"}) == {"status": "Scheduled"}
+    sim.cmd("wait 0.5")
+    assert sim.status()["connectors"][1]["transaction"] is not None  # still charging
+    sim.cmd("tag 1 CARD")
+    csms.wait_for(lambda: ended(csms), timeout=10)
+    boot = csms.wait_action("CP_1", "BootNotification", count=2, timeout=30)
+    assert boot[1]["reason"] == "RemoteReset"
+    assert csms.violations == []
+
+
+def test_reset_immediate_ends_the_transaction(runtime, csms_factory, sims):
+    csms = csms_factory(versions=V201)
+    sim = _start(runtime, csms, sims)
+    sim.cmd("plug 1", "tag 1 CARD")
+    csms.wait_for(lambda: csms.transactions)
+    assert csms.call("CP_1", "Reset", {"type": "Immediate"}) == {"status": "Accepted"}
+    csms.wait_for(lambda: ended(csms), timeout=10)
+    last = list(csms.transactions.values())[0]["events"][-1]
+    assert (last["triggerReason"], last["transactionInfo"]["stoppedReason"]) == (
+        "ResetCommand", "ImmediateReset")
+    csms.wait_action("CP_1", "BootNotification", count=2, timeout=30)
+    assert csms.violations == []
