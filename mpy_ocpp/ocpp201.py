@@ -8,7 +8,7 @@
 # Connector i of ChargePoint is EVSE i with its one connector (connectorId 1).
 from . import availability, certificates, clock, device_model, provisioning, remote_control
 from . import schema201 as schema
-from .transactions import authorized, begins, changed, metered, sampled, started, stopped  # noqa: F401
+from .transactions import authorized, begins, changed, metered, sampled, started, stopped, triggered  # noqa: F401
 
 SUBPROTOCOL = "ocpp2.0.1"
 VERSION = "2.0.1"

@@ -1,7 +1,8 @@
 # OCPP 2.0.1 remote control: F01-F04 RequestStartTransaction and RequestStopTransaction (the
 # cable before or after the request: a transaction that TxStartPoint EVConnected started is
 # authorized by the request), F05 UnlockConnector, F06 TriggerMessage (BootNotification,
-# Heartbeat, StatusNotification, MeterValues of AlignedDataCtrlr.Measurands; the messages of
+# Heartbeat, StatusNotification, MeterValues of AlignedDataCtrlr.Measurands, TransactionEvent
+# Updated of the running transactions; the messages of
 # use cases not built yet: NotImplemented).
 from .compat import log
 
@@ -76,6 +77,13 @@ def _trigger(cp, p):
             sent = c.sample("MeterValuesAlignedData", None, "Trigger") or sent
         if not sent:
             return {"status": "Rejected"}  # no meter there
+    elif what == "TransactionEvent":
+        sent = False
+        for c in cp.connectors[1:] if cid is None else (cp.connectors[cid],):
+            if c.tx:
+                sent = cp.v.triggered(c, c.tx)
+        if not sent:
+            return {"status": "Rejected"}  # no transaction there
     else:
         return {"status": "NotImplemented"}
     return {"status": "Accepted"}

@@ -118,6 +118,11 @@ def authorized(c, tx, id_tag, parent, kind):
     c.cp.journal.push(tx, "TransactionEvent", p)
 
 
+def triggered(c, tx):
+    """F06: an Updated event of a running transaction, triggerReason Trigger."""
+    return c.cp.journal.push(tx, "TransactionEvent", _event(c, tx, "Updated", "Trigger")) or True
+
+
 def changed(c, status):
     """An Updated event when the chargingState changes (the status reported, E02)."""
     tx = c.tx

@@ -6,6 +6,7 @@ The CSMS checks every frame against the official 2.0.1 schemas; `csms.violations
 import pytest
 
 from tests_host import simproc
+from tools.csms import CallErrorReply
 
 pytestmark = pytest.mark.parametrize("runtime", simproc.RUNTIMES)
 V201 = ("ocpp2.0.1",)
@@ -180,4 +181,65 @@ def test_reset_immediate_ends_the_transaction(runtime, csms_factory, sims):
     assert (last["triggerReason"], last["transactionInfo"]["stoppedReason"]) == (
         "ResetCommand", "ImmediateReset")
     csms.wait_action("CP_1", "BootNotification", count=2, timeout=30)
+    assert csms.violations == []
+
+
+def test_csms_refusing_transaction_events_e13(runtime, csms_factory, sims):
+    # E13: a CALLERROR to a TransactionEvent is retried MessageAttempts times, MessageAttempt-
+    # Interval x attempt apart, then given up; the next event takes the seqNo it would have had
+    csms = csms_factory(versions=V201)
+    sim = _start(runtime, csms, sims)
+    for var, value in (("MessageAttempts", "3"), ("MessageAttemptInterval", "1")):
+        res = csms.call("CP_1", "SetVariables", {"setVariableData": [{
+            "component": {"name": "OCPPCommCtrlr"}, "variable": {"name": var, "instance": "TransactionEvent"},
+            "attributeValue": value}]})
+        assert res["setVariableResult"][0]["attributeStatus"] == "Accepted", res
+    refused = []
+
+    def refuse(cp_id, p):
+        if p["eventType"] == "Started":
+            refused.append(p["seqNo"])
+            raise CallErrorReply("InternalError", "database down")
+        return csms.default_reply_201(cp_id, "TransactionEvent", p)
+    csms.handlers["TransactionEvent"] = refuse
+    sim.cmd("plug 1", "tag 1 CARD")
+    csms.wait_for(lambda: len(refused) == 3, timeout=15)
+    sim.cmd("wait 0.5", "tag 1 CARD")
+    csms.wait_for(lambda: ended(csms), timeout=15)
+    assert refused == [0, 0, 0]
+    ev = events(csms)
+    assert ev[0][0] == "Updated" and ev[0][2] == 0 and ev[-1][0] == "Ended"
+    assert [e[2] for e in ev] == list(range(len(ev)))
+    assert csms.violations == []
+
+
+def test_invalid_in_the_started_answer_ends_it_e05(runtime, csms_factory, sims):
+    # E05: the card was accepted locally (offline, OfflineTxForUnknownIdEnabled), the CSMS
+    # answers the Started event's idToken with Invalid: StopTxOnInvalidId ends it, Deauthorized
+    csms = csms_factory(versions=V201)
+    sim = _start(runtime, csms, sims)
+    _set(csms, "AuthCtrlr", "OfflineTxForUnknownIdEnabled", "true")
+    csms.authorize_status["GONE"] = "Invalid"
+    port = csms.port
+    csms.stop()
+    sim.wait_status(lambda s: not s["online"])
+    sim.cmd("plug 1", "tag 1 GONE")
+    sim.wait_status(lambda s: s["connectors"][1]["transaction"] is not None)
+    csms.start(port=port)
+    csms.wait_for(lambda: ended(csms), timeout=20)
+    last = list(csms.transactions.values())[0]["events"][-1]
+    assert (last["triggerReason"], last["transactionInfo"]["stoppedReason"]) == ("Deauthorized", "DeAuthorized")
+    assert sim.status()["connectors"][1]["relay"] is False
+    assert csms.violations == []
+
+
+def test_trigger_transaction_event(runtime, csms_factory, sims):
+    csms = csms_factory(versions=V201)
+    sim = _start(runtime, csms, sims)
+    trig = {"requestedMessage": "TransactionEvent"}
+    assert csms.call("CP_1", "TriggerMessage", trig) == {"status": "Rejected"}  # none running
+    sim.cmd("plug 2", "tag 2 CARD")
+    csms.wait_for(lambda: csms.transactions)
+    assert csms.call("CP_1", "TriggerMessage", dict(trig, evse={"id": 2})) == {"status": "Accepted"}
+    csms.wait_for(lambda: ("Updated", "Trigger") in [e[:2] for e in events(csms)])
     assert csms.violations == []

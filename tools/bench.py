@@ -39,7 +39,7 @@ PKG = "mpy_ocpp"
 PROFILES = ("local_auth_list", "reservation", "smart_charging", "remote_trigger",
             "firmware_management")
 HELPERS = {"http": "firmware_management"}
-# OCPP 2.0.1 (in progress: no transactions yet): in the flash table, in no RAM build so far
+# OCPP 2.0.1: in the flash table, in no RAM build so far
 V201 = ("ocpp201", "schema201", "device_model", "provisioning", "availability", "remote_control", "certificates", "transactions")
 
 MICROOCPP = {"flash": 121170, "heap_idle": 12308, "heap_peak": 21916, "init_ms": 21,
