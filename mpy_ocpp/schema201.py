@@ -50,6 +50,7 @@ ACTIONS = (
 # CSMS->CP actions the charge point checks so far (their requests are in T)
 CALLS = (
     'ChangeAvailability',
+    'ClearCache',
     'DataTransfer',
     'DeleteCertificate',
     'GetBaseReport',
@@ -223,46 +224,48 @@ T = (
      'transactionId', 4),
     # 65 ChangeAvailability
     (1, 'operationalStatus', 32, 'customData', 0, 'evse', 7),
-    # 66 DataTransfer
+    # 66 ClearCache
+    (0, 'customData', 0),
+    # 67 DataTransfer
     (1, 'vendorId', 11, 'customData', 0, 'messageId', 2, 'data', 13),
-    # 67 DeleteCertificate
+    # 68 DeleteCertificate
     (1, 'certificateHashData', 63, 'customData', 0),
-    # 68 GetBaseReport
+    # 69 GetBaseReport
     (2, 'requestId', 1, 'reportBase', 29, 'customData', 0),
-    # 69 GetInstalledCertificateIds
+    # 70 GetInstalledCertificateIds
     (0, 'customData', 0, 'certificateType', 37),
-    # 70 GetVariables
+    # 71 GetVariables
     (1, 'getVariableData', 41, 'customData', 0),
-    # 71 InstallCertificate
+    # 72 InstallCertificate
     (2, 'certificateType', 34, 'certificate', 51, 'customData', 0),
-    # 72 RequestStartTransaction
+    # 73 RequestStartTransaction
     (2, 'remoteStartId', 1, 'idToken', 8, 'customData', 0, 'evseId', 1, 'groupIdToken', 8,
      'chargingProfile', 64),
-    # 73 RequestStopTransaction
+    # 74 RequestStopTransaction
     (1, 'transactionId', 4, 'customData', 0),
-    # 74 Reset
+    # 75 Reset
     (1, 'type', 31, 'customData', 0, 'evseId', 1),
-    # 75 SetVariables
+    # 76 SetVariables
     (1, 'setVariableData', 45, 'customData', 0),
-    # 76 TriggerMessage
+    # 77 TriggerMessage
     (1, 'requestedMessage', 25, 'customData', 0, 'evse', 7),
-    # 77 UnlockConnector
+    # 78 UnlockConnector
     (2, 'evseId', 1, 'connectorId', 1, 'customData', 0),
-    # 78 AuthorizeResponse
+    # 79 AuthorizeResponse
     (1, 'idTokenInfo', 17, 'customData', 0, 'certificateStatus', 24),
-    # 79 BootNotificationResponse
+    # 80 BootNotificationResponse
     (3, 'currentTime', 3, 'interval', 1, 'status', 22, 'customData', 0, 'statusInfo', 16),
-    # 80 DataTransferResponse
+    # 81 DataTransferResponse
     (1, 'status', 23, 'customData', 0, 'statusInfo', 16, 'data', 13),
-    # 81 HeartbeatResponse
+    # 82 HeartbeatResponse
     (1, 'currentTime', 3, 'customData', 0),
-    # 82 MeterValuesResponse
+    # 83 MeterValuesResponse
     (0, 'customData', 0),
-    # 83 NotifyReportResponse
+    # 84 NotifyReportResponse
     (0, 'customData', 0),
-    # 84 StatusNotificationResponse
+    # 85 StatusNotificationResponse
     (0, 'customData', 0),
-    # 85 TransactionEventResponse
+    # 86 TransactionEventResponse
     (0, 'customData', 0, 'totalCost', 5, 'chargingPriority', 1, 'idTokenInfo', 17,
      'updatedPersonalMessage', 18),
 )
@@ -277,5 +280,5 @@ def spec(name):
         n = len(name) - 8
         for i in range(len(_SENT)):
             if len(_SENT[i]) == n and name.startswith(_SENT[i]):
-                return T[78 + i]
+                return T[79 + i]
     return None

@@ -352,3 +352,31 @@ def test_security_profile_1_variables(runtime, csms_factory, sims):
     assert h[-1]["password"] == b"0123456789abcdef-new"
     csms.wait_for(lambda: csms.connected("CP_1"))
     assert csms.violations == []
+
+
+KEY = "0123456789abcdef-2.0.1"
+
+
+def test_security_profile_2_wss_basic_auth(runtime, csms_factory, sims, tls):
+    csms = csms_factory(versions=("ocpp2.0.1",), auth={"CP_1": KEY}, ssl_context=tls.server_context)
+    sim = sims(runtime, server=csms, ocpp="2.0.1", ca=tls.ca_der, auth_key=KEY)
+    csms.wait_for(lambda: evse_statuses(csms, 2))
+    hs = [h for h in csms.handshakes if h["accepted"]][-1]
+    assert hs["user"] == "CP_1" and hs["password"] == KEY.encode()
+    got = csms.call("CP_1", "GetVariables", {"getVariableData": [_gv("SecurityCtrlr", "SecurityProfile")]})
+    assert got["getVariableResult"][0]["attributeValue"] == "2"
+    sim.cmd("plug 1", "tag 1 CARD")
+    csms.wait_action("CP_1", "TransactionEvent")
+    assert csms.violations == []
+
+
+def test_security_profile_3_client_certificate(runtime, csms_factory, sims, tls):
+    csms = csms_factory(versions=("ocpp2.0.1",), ssl_context=tls.mtls_context)
+    der = runtime != "cpython"  # MicroPython's mbedTLS: DER
+    sims(runtime, server=csms, ocpp="2.0.1", ca=tls.ca_der,
+         cert=tls.client_cert_der if der else tls.client_cert_pem,
+         key=tls.client_key_der if der else tls.client_key_pem)
+    csms.wait_for(lambda: evse_statuses(csms, 2))
+    got = csms.call("CP_1", "GetVariables", {"getVariableData": [_gv("SecurityCtrlr", "SecurityProfile")]})
+    assert got["getVariableResult"][0]["attributeValue"] == "3"
+    assert csms.violations == []

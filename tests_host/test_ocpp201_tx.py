@@ -243,3 +243,20 @@ def test_trigger_transaction_event(runtime, csms_factory, sims):
     assert csms.call("CP_1", "TriggerMessage", dict(trig, evse={"id": 2})) == {"status": "Accepted"}
     csms.wait_for(lambda: ("Updated", "Trigger") in [e[:2] for e in events(csms)])
     assert csms.violations == []
+
+
+def test_clear_cache_c11(runtime, csms_factory, sims):
+    # C10/C12: an accepted card is cached and starts offline from the cache; C11: ClearCache
+    # empties it, and the same card offline (unknown ids not allowed) then starts nothing
+    csms = csms_factory(versions=V201)
+    sim = _start(runtime, csms, sims)
+    sim.cmd("tag 1 CARD")
+    csms.wait_action("CP_1", "Authorize")
+    assert csms.call("CP_1", "ClearCache", {}) == {"status": "Accepted"}
+    port = csms.port
+    csms.stop()
+    sim.wait_status(lambda s: not s["online"])
+    sim.cmd("unplug 1", "plug 2", "tag 2 CARD", "wait 0.5")
+    assert sim.status()["connectors"][2]["transaction"] is None
+    csms.start(port=port)
+    assert csms.violations == []

@@ -38,7 +38,7 @@ def wait_lines(lines, n, timeout=10):
 def test_help_names_every_option_and_command(runtime):
     p = run_sim(runtime, "--help")
     assert p.returncode == 0 and p.stderr == ""
-    for word in ("--url", "--id", "--connectors", "--state", "--auth-key", "--ca", "--power", "--ocpp",
+    for word in ("--url", "--id", "--connectors", "--state", "--auth-key", "--ca", "--cert", "--key", "--power", "--ocpp",
                  "plug N", "unplug N", "tag N IDTAG", "evready N 0|1", "fault N CODE",
                  "wait SECONDS", "status", "help", "quit", "GroundFailure",
                  "1 to %d" % MAX_CONNECTORS):
@@ -54,6 +54,7 @@ BAD_OPTIONS = [
     ["--url", "wss://127.0.0.1:1/ocpp", "--ca", GARBAGE], ["--url", "ws://127.0.0.1:port/ocpp"],
     ["--state", "/dev/null/state"],
     ["--ocpp", "2.1"], ["--ocpp", "1.6,1.6"], ["--ocpp", ""], ["--ocpp", "1.6;2.0.1"],
+    ["--cert", "/nonexistent/c.der", "--key", "/nonexistent/k.der"], ["--cert", "/dev/null"],
 ]
 
 

@@ -52,7 +52,7 @@ ACTIONS_201 = (
     "SetNetworkProfile", "SetVariableMonitoring", "SetVariables", "TriggerMessage",
     "UnlockConnector", "UnpublishFirmware", "UpdateFirmware",
 )
-CALLS_201 = ("ChangeAvailability", "DataTransfer", "DeleteCertificate", "GetBaseReport",
+CALLS_201 = ("ChangeAvailability", "ClearCache", "DataTransfer", "DeleteCertificate", "GetBaseReport",
              "GetInstalledCertificateIds", "GetVariables", "InstallCertificate",
              "RequestStartTransaction", "RequestStopTransaction", "Reset", "SetVariables",
              "TriggerMessage", "UnlockConnector")

@@ -29,6 +29,8 @@ OPTIONS = """usage: sim.py --url URL --id ID [options]   (commands on stdin: see
   --state DIR       the charge point's state directory (default state/ID); kept across runs
   --auth-key KEY    AuthorizationKey for Basic auth, stored on the first start in DIR only
   --ca FILE         the CA certificate (PEM or DER) that signed the CSMS's; needed for wss://
+  --cert FILE       the charge point's certificate, with --key its private key: Security
+  --key FILE        Profile 3 over wss:// (PEM on CPython, DER on MicroPython)
   --power W         what the simulated EV draws while charging, in W (default 11000)
   --ocpp VERSIONS   1.6, 2.0.1, both in the order to offer them (1.6,2.0.1) or auto (the
                     default: 2.0.1,1.6); the CSMS picks one
@@ -174,7 +176,8 @@ class Usage(Exception):
 
 def parse_args(argv):
     opts = {"--connectors": "2", "--power": "11000", "--state": None, "--auth-key": None,
-            "--ca": None, "--url": None, "--id": None, "--ocpp": "auto"}
+            "--ca": None, "--cert": None, "--key": None, "--url": None, "--id": None,
+            "--ocpp": "auto"}
     args = []
     for a in argv[1:]:  # --opt=value is --opt value
         args += a.split("=", 1) if a.startswith("--") and "=" in a else [a]
@@ -197,11 +200,14 @@ def parse_args(argv):
         raise Usage("--url must start with ws:// or wss://")
     if scheme == "wss" and not opts["--ca"]:
         raise Usage("wss:// needs --ca FILE, the CA certificate that signed the CSMS's")
-    if opts["--ca"]:
-        try:
-            open(opts["--ca"], "rb").close()
-        except OSError as e:
-            raise Usage("--ca %s: cannot read it (%s)" % (opts["--ca"], e))
+    if (opts["--cert"] is None) != (opts["--key"] is None):
+        raise Usage("--cert and --key go together")
+    for k in ("--ca", "--cert", "--key"):
+        if opts[k]:
+            try:
+                open(opts[k], "rb").close()
+            except OSError as e:
+                raise Usage("%s %s: cannot read it (%s)" % (k, opts[k], e))
     vs = "2.0.1,1.6" if opts["--ocpp"] == "auto" else opts["--ocpp"]
     vs = vs.split(",")
     if not vs or len(set(vs)) != len(vs) or [v for v in vs if v not in ("1.6", "2.0.1")]:
@@ -244,7 +250,8 @@ class Sim:
         o = self.opts
         url = o["--url"].rstrip("/") + "/" + url_quote(o["--id"])
         versions = versions_for(o["--ocpp"])
-        ws = WebSocket(url, subprotocol=[v.SUBPROTOCOL for v in versions], ca=o["--ca"], log=log)
+        ws = WebSocket(url, subprotocol=[v.SUBPROTOCOL for v in versions], ca=o["--ca"],
+                       cert=o["--cert"], key=o["--key"], log=log)
         store = self.store
         if o["--auth-key"] is not None and not store.read("config.json"):
             store.save("config.json", {"AuthorizationKey": o["--auth-key"]})
