@@ -5,6 +5,7 @@
 # Updated of the running transactions; the messages of
 # use cases not built yet: NotImplemented).
 from .compat import log
+from .core import RemoteStopTransaction as RequestStopTransaction  # noqa: F401 (the same, once)
 
 
 def RequestStartTransaction(cp, p):
@@ -28,13 +29,6 @@ def RequestStartTransaction(cp, p):
         res["transactionId"] = c.tx.id  # F02: the cable came first
     return res
 
-
-def RequestStopTransaction(cp, p):
-    for c in cp.connectors:
-        if c.tx and c.tx.id == p["transactionId"]:
-            c.end("Remote")
-            return {"status": "Accepted"}
-    return {"status": "Rejected"}
 
 
 def UnlockConnector(cp, p):
