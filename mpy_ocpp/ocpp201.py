@@ -20,7 +20,7 @@ def select(cp):
     n = len(cp.connectors)
     cp.evse_status = [None] * n  # the connectorStatus last queued per EVSE
     cp.tx_state = [None] * n  # the chargingState last sent per EVSE
-    cp.remote_start = [None] * n  # remoteStartId for the EVSE's next TransactionEvent
+    cp.remote_start = [None] * n  # (remoteStartId, idToken) of the EVSE's last RequestStartTransaction
 
 
 _BLOCKS = (device_model, provisioning, availability, remote_control, certificates)  # one handler per action

@@ -19,7 +19,7 @@ def RequestStartTransaction(cp, p):
     if "chargingProfile" in p:
         log("RequestStartTransaction: its charging profile is ignored (no 2.0.1 smart charging)")
     g = p.get("groupIdToken")
-    cp.remote_start[c.id] = p["remoteStartId"]
+    cp.remote_start[c.id] = (p["remoteStartId"], tag)  # for the event that uses this idToken
     if cp.config["AuthorizeRemoteTxRequests"]:
         cp.authorize(tag, lambda info: c.authorized(tag, info, kind), kind)
     else:

@@ -57,11 +57,15 @@ def _event(c, tx, kind, trigger, ts=None):
          "transactionInfo": info, "evse": {"id": c.id, "connectorId": 1}}
     if not cp.online:
         p["offline"] = True
-    r = cp.remote_start[c.id]
-    if r is not None:  # the first event after a RequestStartTransaction (F01-F02)
-        info["remoteStartId"] = r
+    if _remote(c, tx):  # the first event with the idToken of a RequestStartTransaction (F01-F02)
+        info["remoteStartId"] = cp.remote_start[c.id][0]
         cp.remote_start[c.id] = None
     return p
+
+
+def _remote(c, tx):
+    r = c.cp.remote_start[c.id]
+    return r is not None and r[1] == tx.id_tag
 
 
 def _token(p, tx, id_tag=None):
@@ -72,7 +76,9 @@ def started(c, tx):
     tx.id = "%x-%08x" % (clock.now(), random.getrandbits(32))
     c.cp.tx_state[c.id] = state(c)
     plugged = c.plugged() if c.plugged else True
-    trigger = ("RemoteStart" if c.cp.remote_start[c.id] is not None else "Authorized"
+    if not _remote(c, tx):
+        c.cp.remote_start[c.id] = None  # a request whose idToken never came to a transaction
+    trigger = ("RemoteStart" if c.cp.remote_start[c.id] else "Authorized"
                if c.session and (c.cable_first or not plugged) else "CablePluggedIn" if plugged
                else "EVDetected")
     p = _event(c, tx, "Started", trigger, tx.start)
@@ -113,7 +119,7 @@ def authorized(c, tx, id_tag, parent, kind):
     """A transaction started before its idToken (TxStartPoint EVConnected, ParkingBayOccupancy)
     is authorized now."""
     tx.id_tag, tx.parent, tx.kind = id_tag, parent, kind
-    p = _event(c, tx, "Updated", "Authorized" if c.cp.remote_start[c.id] is None else "RemoteStart")
+    p = _event(c, tx, "Updated", "RemoteStart" if _remote(c, tx) else "Authorized")
     _token(p, tx)
     c.cp.journal.push(tx, "TransactionEvent", p)
 

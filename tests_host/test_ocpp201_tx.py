@@ -155,32 +155,25 @@ def test_invalid_card_and_offline_unknown_id(runtime, csms_factory, sims):
     assert csms.violations == []
 
 
-def test_reset_on_idle_waits_for_the_transaction(runtime, csms_factory, sims):
+@pytest.mark.parametrize("kind,answer", [("OnIdle", "Scheduled"), ("Immediate", "Accepted")])
+def test_reset_with_a_transaction(runtime, csms_factory, sims, kind, answer):
+    # B12 OnIdle: Scheduled, the reset waits until the driver ends the transaction;
+    # B11 Immediate: the transaction ends at once (ResetCommand, ImmediateReset)
     csms = csms_factory(versions=V201)
     sim = _start(runtime, csms, sims)
     sim.cmd("plug 1", "tag 1 CARD")
     csms.wait_for(lambda: csms.transactions)
-    assert csms.call("CP_1", "Reset", {"type": "OnIdle"}) == {"status": "Scheduled"}
-    sim.cmd("wait 0.5")
-    assert sim.status()["connectors"][1]["transaction"] is not None  # still charging
-    sim.cmd("tag 1 CARD")
-    csms.wait_for(lambda: ended(csms), timeout=10)
-    boot = csms.wait_action("CP_1", "BootNotification", count=2, timeout=30)
-    assert boot[1]["reason"] == "RemoteReset"
-    assert csms.violations == []
-
-
-def test_reset_immediate_ends_the_transaction(runtime, csms_factory, sims):
-    csms = csms_factory(versions=V201)
-    sim = _start(runtime, csms, sims)
-    sim.cmd("plug 1", "tag 1 CARD")
-    csms.wait_for(lambda: csms.transactions)
-    assert csms.call("CP_1", "Reset", {"type": "Immediate"}) == {"status": "Accepted"}
+    assert csms.call("CP_1", "Reset", {"type": kind}) == {"status": answer}
+    if kind == "OnIdle":
+        sim.cmd("wait 0.5")
+        assert sim.status()["connectors"][1]["transaction"] is not None  # still charging
+        sim.cmd("tag 1 CARD")
     csms.wait_for(lambda: ended(csms), timeout=10)
     last = list(csms.transactions.values())[0]["events"][-1]
     assert (last["triggerReason"], last["transactionInfo"]["stoppedReason"]) == (
-        "ResetCommand", "ImmediateReset")
-    csms.wait_action("CP_1", "BootNotification", count=2, timeout=30)
+        ("StopAuthorized", "Local") if kind == "OnIdle" else ("ResetCommand", "ImmediateReset"))
+    boot = csms.wait_action("CP_1", "BootNotification", count=2, timeout=30)
+    assert boot[1]["reason"] == "RemoteReset"
     assert csms.violations == []
 
 
@@ -259,4 +252,20 @@ def test_clear_cache_c11(runtime, csms_factory, sims):
     sim.cmd("unplug 1", "plug 2", "tag 2 CARD", "wait 0.5")
     assert sim.status()["connectors"][2]["transaction"] is None
     csms.start(port=port)
+    assert csms.violations == []
+
+
+def test_remote_start_that_timed_out_does_not_mark_the_next_transaction(runtime, csms_factory, sims):
+    # a RequestStartTransaction whose cable never came (EVConnectionTimeOut): the next
+    # transaction, started by a card, carries no remoteStartId and is not a RemoteStart
+    csms = csms_factory(versions=V201)
+    sim = _start(runtime, csms, sims)
+    _set(csms, "TxCtrlr", "EVConnectionTimeOut", "1")
+    assert csms.call("CP_1", "RequestStartTransaction", {"evseId": 1, "remoteStartId": 5, "idToken": {
+        "idToken": "APP", "type": "Central"}}) == {"status": "Accepted"}
+    sim.cmd("wait 1.5", "plug 1", "tag 1 CARD")
+    csms.wait_for(lambda: csms.transactions)
+    first = list(csms.transactions.values())[0]["events"][0]
+    assert first["idToken"]["idToken"] == "CARD" and first["triggerReason"] == "Authorized"
+    assert "remoteStartId" not in first["transactionInfo"]
     assert csms.violations == []
