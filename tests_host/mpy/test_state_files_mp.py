@@ -95,7 +95,9 @@ CASES = (
         _tx(msgs=[[1, "Bogus", {}]]), _tx(data=[5]), _tx(data=[{"v": DEEP}]), _tx(seq=2),
         _tx(connector_id=9), _tx(connector_id=0), _tx(id=5), _tx(meter_start="10"), _tx(lost=1),
         _tx(msgs=[]), _tx(id=5, msgs=[[1, "StopTransaction", {}]]),
-        _tx(msgs=_tx()[10] + [[2, "StartTransaction", {}]]), _tx(due=None))]),
+        _tx(msgs=_tx()[10] + [[2, "StartTransaction", {}]]), _tx(due=None),
+        _tx(id="6b1-a9"), _tx(id="6b1-a9", msgs=[[1, "TransactionEvent", []]]), _tx(seqno="0"),
+        _tx(kind=5), _tx(id=5, id_tag=None, msgs=[[1, "MeterValues", {}]]))]),
     ("started.json", _j([[1, 5, 1, "A", 10]]), [_j(d) for d in (
         {}, [[1, 2]], [["1", 5, 1, "A", 10]], [[1, 5, 9, "A", 10]], [[1, 5, 1, None, 10]],
         [[0, 5, 1, "A", 10]], [[1, None, 1, "A", 10]])]),
@@ -190,6 +192,16 @@ def test_every_bad_document_of_every_file_is_set_aside_with_one_log_line():
         assert n > 100
     finally:
         undo()
+
+
+def test_201_and_older_transaction_records_are_read_back():
+    # a 2.0.1 record (its own id, not yet authorized, a TransactionEvent owed) and a record
+    # written before 2.0.1 (15 fields: no idToken type, no seqno) are both valid
+    t = Transaction.restore(_tx(id="6b1-a9", id_tag=None, kind="Central", seqno=3,
+                                msgs=[[1, "TransactionEvent", {"seqNo": 0}]]))
+    assert t is not None and (t.id, t.id_tag, t.kind, t.seqno) == ("6b1-a9", None, "Central", 3)
+    old = Transaction.restore(_tx()[:15])
+    assert old is not None and (old.kind, old.seqno) == (None, 0)
 
 
 def test_the_valid_documents_of_the_table_are_read_back():
