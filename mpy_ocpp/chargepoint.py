@@ -447,13 +447,15 @@ class ChargePoint:
                     break
         self.call("StatusNotification", p)
 
-    def remember(self, id_tag, info):
-        if self.config.values["AuthorizationCacheEnabled"]:
+    def remember(self, id_tag, info, kind=None):
+        if self.config.values["AuthorizationCacheEnabled"] and kind != "Central":  # 2.0.1: never cached
             self.cache.update(id_tag, info)
 
     def authorize(self, id_tag, cb, kind="ISO14443"):
         """Decide on an idTag: cache, then the CSMS, then the offline rules. cb(info or None).
-        kind: the 2.0.1 idToken type."""
+        kind: the 2.0.1 idToken type (NoAuthorization: a start button, accepted here)."""
+        if kind == "NoAuthorization":
+            return cb({"status": "Accepted"})
         cfg = self.config.values
         ll = self.local_list
         info = ll.lookup(id_tag) if ll else None  # the Local Authorization List before the cache
@@ -471,7 +473,7 @@ class ChargePoint:
             got = self.v.id_info(res)
             if ll:
                 ll.check(id_tag, got)  # LocalListConflict
-            self.remember(id_tag, got)
+            self.remember(id_tag, got, kind)
             cb(got)
         self.call("Authorize", self.v.authorize(id_tag, kind), done, prio=_AUTH)
 

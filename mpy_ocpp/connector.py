@@ -218,7 +218,7 @@ class Connector:
         ll = self.cp.local_list
         if ll:
             ll.check(tx.id_tag, info)  # LocalListConflict, as for Authorize
-        self.cp.remember(tx.id_tag, info)
+        self.cp.remember(tx.id_tag, info, tx.kind)
         if info["status"] != "Accepted":
             tx.deauthorized = True
             if self.tx is tx and self.cp.config["StopTransactionOnInvalidId"]:

@@ -269,3 +269,34 @@ def test_remote_start_that_timed_out_does_not_mark_the_next_transaction(runtime,
     assert first["idToken"]["idToken"] == "CARD" and first["triggerReason"] == "Authorized"
     assert "remoteStartId" not in first["transactionInfo"]
     assert csms.violations == []
+
+
+def test_token_types(runtime, csms_factory, sims, tmp_path):
+    # a start button (NoAuthorization) starts without an Authorize; a KeyCode goes to the CSMS
+    # with its type; a Central token of a RequestStartTransaction is never cached
+    csms = csms_factory(versions=V201)
+    sim = _start(runtime, csms, sims)
+    sim.cmd("token 1 NoAuthorization -", "plug 1")
+    csms.wait_for(lambda: csms.transactions)
+    first = list(csms.transactions.values())[0]["events"][0]
+    assert first["idToken"] == {"idToken": "", "type": "NoAuthorization"}
+    assert csms.received("CP_1", "Authorize") == []
+    sim.cmd("token 2 KeyCode 1234", "plug 2")
+    assert csms.wait_action("CP_1", "Authorize") == {"idToken": {"idToken": "1234", "type": "KeyCode"}}
+    csms.wait_for(lambda: len(csms.transactions) == 2)
+    second = [t for t in csms.transactions.values()][1]["events"][0]
+    assert second["idToken"] == {"idToken": "1234", "type": "KeyCode"}
+    sim.cmd("token 1 NoAuthorization -", "token 2 KeyCode 1234", "unplug 1", "unplug 2")
+    csms.wait_for(lambda: len(ended(csms)) == 2, timeout=10)
+    res = csms.call("CP_1", "RequestStartTransaction", {"evseId": 1, "remoteStartId": 1, "idToken": {
+        "idToken": "APP", "type": "Central"}})
+    assert res == {"status": "Accepted"}
+    csms.wait_action("CP_1", "Authorize", count=2)
+    sim.cmd("wait 0.3")
+    sim.status()
+    import json
+    import os
+    cache = os.path.join(str(tmp_path), "state-CP_1", "authcache.json")
+    tags = [e[0] for e in json.load(open(cache))] if os.path.exists(cache) else []
+    assert "1234" in tags and "APP" not in tags, tags
+    assert csms.violations == []

@@ -39,7 +39,7 @@ def test_help_names_every_option_and_command(runtime):
     p = run_sim(runtime, "--help")
     assert p.returncode == 0 and p.stderr == ""
     for word in ("--url", "--id", "--connectors", "--state", "--auth-key", "--ca", "--cert", "--key", "--power", "--ocpp",
-                 "plug N", "unplug N", "tag N IDTAG", "evready N 0|1", "fault N CODE",
+                 "plug N", "unplug N", "tag N IDTAG", "token N TYPE ID", "evready N 0|1", "fault N CODE",
                  "wait SECONDS", "status", "help", "quit", "GroundFailure",
                  "1 to %d" % MAX_CONNECTORS):
         assert word in p.stdout, word
@@ -72,7 +72,8 @@ BAD_COMMANDS = [
     "frobnicate", "plug", "plug -1", "plug 0", "plug 3", "plug x", "plug 1 2", "unplug -2",
     "tag 1", "tag -1 CARD", "tag 9 CARD", "tag 1 " + "X" * 21, "evready 1", "evready 1 yes",
     "fault 1", "fault 1 Broken", "fault -1 GroundFailure", "wait", "wait x", "wait -1",
-    "wait inf", "wait nan", "status now", "quit now",
+    "wait inf", "wait nan", "status now", "quit now", "token 1 RFID X", "token 1 KeyCode",
+    "token 1 Local " + "X" * 37,
 ]
 
 

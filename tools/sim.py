@@ -42,6 +42,8 @@ COMMANDS = (
     ("plug", "N", "the cable goes into connector N"),
     ("unplug", "N", "the cable comes out of connector N"),
     ("tag", "N IDTAG", "a card (at most 20 characters) at connector N, 0 = wherever it fits"),
+    ("token", "N TYPE ID", "OCPP 2.0.1: an idToken of TYPE (ISO14443, KeyCode, Local, NoAuthorization"
+     " with ID -...) at connector N"),
     ("evready", "N 0|1", "the EV on connector N asks for power (1, the default) or not (0)"),
     ("fault", "N CODE", "connector N (0: the charge point) reports a ChargePointErrorCode"),
     ("wait", "SECONDS", "take the next command only after SECONDS (the charge point runs on)"),
@@ -49,6 +51,8 @@ COMMANDS = (
     ("help", "", "this list"),
     ("quit", "", "close the link and exit"),
 )
+TOKEN_TYPES = ("Central", "eMAID", "ISO14443", "ISO15693", "KeyCode", "Local", "MacAddress",
+               "NoAuthorization")
 ERROR_CODES = ("ConnectorLockFailure", "EVCommunicationError", "GroundFailure", "HighTemperature",
                "InternalError", "LocalListConflict", "NoError", "OtherError", "OverCurrentFailure",
                "OverVoltage", "PowerMeterFailure", "PowerSwitchFailure", "ReaderFailure",
@@ -333,10 +337,12 @@ class Sim:
             raise Usage("expected: %s %s" % (name, " ".join(spec)))
         args = w[1:]
         if spec and spec[0] == "N":
-            low = 0 if name in ("tag", "fault") else 1
+            low = 0 if name in ("tag", "token", "fault") else 1
             args[0] = number(args[0], "connector", low, len(self.hw) - 1, int)
         if "IDTAG" in spec and len(args[1]) > 20:
             raise Usage("an idTag has at most 20 characters")
+        if "TYPE" in spec and (args[1] not in TOKEN_TYPES or len(args[2]) > 36):
+            raise Usage("TYPE is one of %s; an ID has at most 36 characters" % ", ".join(TOKEN_TYPES))
         if "0|1" in spec and args[1] not in ("0", "1"):
             raise Usage("0 or 1 expected")
         if "CODE" in spec and args[1] not in ERROR_CODES:
@@ -346,13 +352,15 @@ class Sim:
         return args
 
     def _command(self, cmd, args):
-        hw = self.hw[args[0]] if args and cmd not in ("wait", "tag") else None
+        hw = self.hw[args[0]] if args and cmd not in ("wait", "tag", "token") else None
         if cmd == "plug":
             hw.plugged = True
         elif cmd == "unplug":
             hw.plugged = False
         elif cmd == "tag":
             self.cp.tag(args[0], args[1])
+        elif cmd == "token":
+            self.cp.tag(args[0], "" if args[2] == "-" else args[2], args[1])
         elif cmd == "evready":
             hw.tick()
             hw.ev_ready = args[1] == "1"
