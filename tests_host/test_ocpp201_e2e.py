@@ -380,3 +380,23 @@ def test_security_profile_3_client_certificate(runtime, csms_factory, sims, tls)
     got = csms.call("CP_1", "GetVariables", {"getVariableData": [_gv("SecurityCtrlr", "SecurityProfile")]})
     assert got["getVariableResult"][0]["attributeValue"] == "3"
     assert csms.violations == []
+
+
+def test_offline_idle_b04(runtime, csms_factory, sims):
+    # B04: statuses that changed while the link was down are sent once it is back, only the
+    # newest per EVSE
+    csms = csms_factory(versions=("ocpp2.0.1",))
+    sim = sims(runtime, server=csms, ocpp="2.0.1")
+    csms.wait_for(lambda: evse_statuses(csms, 2))
+    port = csms.port
+    csms.stop()
+    sim.wait_status(lambda s: not s["online"])
+    sim.cmd("plug 1", "wait 0.3", "unplug 1", "wait 0.3", "plug 2")
+    sim.wait_status(lambda s: s["connectors"][2]["status"] == "Preparing")
+    mark = csms.mark()
+    csms.start(port=port)
+    csms.wait_for(lambda: evse_statuses(csms, 2, mark) == ["Occupied"], timeout=20)
+    sim.cmd("wait 0.5")
+    sim.status()
+    assert evse_statuses(csms, 1, mark) == ["Available"]  # the newest only: no Occupied
+    assert csms.violations == []
