@@ -33,7 +33,7 @@ metadata(description="OCPP 1.6-J charge point for microcontrollers", version="0.
 # (e.g. `MPY_OCPP_201=1 make firmware ...`): a 1.6 firmware carries none of it. The manifest
 # runs in its own directory (makemanifest.py changes to it).
 _V201 = ("ocpp201.py", "schema201.py", "device_model.py", "provisioning.py", "availability.py",
-         "remote_control.py", "certificates.py", "transactions.py")
+         "remote_control.py", "certificates.py", "transactions.py", "negotiation.py")
 _files = sorted([f for f in os.listdir("mpy_ocpp") if f.endswith(".py")
                  and (os.environ.get("MPY_OCPP_201") == "1" or f not in _V201)])
 # opt=3: no asserts, no line numbers (tracebacks name none): 6 % less flash than opt=2

@@ -23,7 +23,6 @@ _TX = const(4)
 _AT = const(5)  # ticks when queued
 
 _AVAIL = "availability.json"
-_VERSION = "ocpp.json"  # the version last run: its transaction messages may still be owed
 MAX_CONNECTORS = const(32)  # each costs a Connector and a queued status: ~450 B of heap (32-bit)
 
 
@@ -61,8 +60,12 @@ class ChargePoint:
         for c, a in zip(self.connectors, store.load(_AVAIL, (), _bools)):
             c.available = a
         self.journal = Journal(self, journal_size)
-        last = store.load(_VERSION, None, lambda d: d in [v.VERSION for v in versions])
-        self._use([v for v in versions if v.VERSION == last][0] if last else versions[0])
+        self._use(versions[0])
+        self._nego = None
+        if len(versions) > 1:
+            from . import negotiation  # in 2.0.1 builds only
+            self._nego = negotiation
+            negotiation.setup(self)
         for tx in self.journal.txs:  # running when the power went
             if not tx.stopped and 0 < tx.connector_id <= connectors:
                 self.connectors[tx.connector_id].resume(tx)
@@ -222,23 +225,8 @@ class ChargePoint:
             self.queue.insert(0, p[1])  # sent or not, it goes again
         if not online:
             self._offer()
-            return
-        chosen = getattr(self.transport, "subprotocol", None)
-        for v in self.versions:
-            if v.SUBPROTOCOL == chosen and v is not self.v:
-                self._switch(v)
-
-    def _switch(self, v):
-        """The CSMS chose another version: boot again in it. Queued messages were made for
-        the other one: they go, and the connectors report their status anew."""
-        log("OCPP %s chosen by the CSMS (was %s)" % (v.VERSION, self.version))
-        self._use(v)
-        self.store.save(_VERSION, v.VERSION)
-        self.queue = [e for e in self.queue if e[_TX] is not None]
-        self.accepted = False
-        self._boot_due = ticks_ms()
-        for c in self.connectors:
-            c.status = None
+        elif self._nego:
+            self._nego.chosen(self, getattr(self.transport, "subprotocol", None))
 
     # outgoing calls
 

@@ -29,12 +29,11 @@
 # wait for transactions), Installing (-> Installed at the next boot) and a final status until
 # the CSMS has it. A diagnostics upload is not persisted.
 import json
-import os
 
 from . import clock
 from .compat import const, log, ticks_diff, ticks_ms
 from .connector import later
-from .store import rows
+from .store import rm, rows
 
 PROFILE = "FirmwareManagement"
 
@@ -274,7 +273,7 @@ class Firmware:
     def _finish(self, status):
         self._st = _IDLE
         self.installing = False
-        self._remove(self.image)
+        rm(self.image)
         self.cp.store.save(_FILE, ["done", status])  # until the CSMS has it
         self._send(status, self._reported)
 
@@ -286,11 +285,6 @@ class Firmware:
         self.firmware_status = status
         self.cp.call("FirmwareStatusNotification", {"status": status}, cb)
 
-    def _remove(self, path):
-        try:
-            os.remove(path)
-        except OSError:
-            pass
 
     # GetDiagnostics
 
@@ -315,7 +309,7 @@ class Firmware:
         if r is not None:
             self._diag = None
             if self._path == self._tmp:
-                self._remove(self._tmp)
+                rm(self._tmp)
                 self._tmp = None
             self._send_diag("Uploaded" if r else "UploadFailed")
 
@@ -361,7 +355,7 @@ class Firmware:
                 for k in cp.config.get_configuration(None)["configurationKey"]():
                     f.write("%s=%s\n" % (k["key"], k["value"]))
         except OSError:  # flash full: no diagnostics (the caller logs it), no stray file
-            self._remove(path)
+            rm(path)
             raise
         self._tmp = path
         return path

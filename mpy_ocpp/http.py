@@ -12,14 +12,11 @@
 # - DNS (getaddrinfo) blocks, as in ws.py; on MicroPython the TLS handshake runs inside the
 #   first write. No progress for `timeout` seconds fails the transfer.
 import os
-import select
-import socket
 from binascii import b2a_base64
-from errno import EINPROGRESS
 
 from .compat import const, ticks_diff, ticks_ms
 from . import ws  # ws._WB grows once TLS is used: read it there, not a copy
-from .ws import _MPY, _context, _events
+from .ws import _MPY, _context, _events, dial, split
 
 _DNS = const(0)  # nothing done yet
 _TCP = const(1)  # non-blocking connect under way
@@ -33,29 +30,7 @@ _EOF = const(8)  # body bytes up to the end of the stream
 _SIZE = const(9)  # a chunk-size line
 _CRLF = const(10)  # the line ending a chunk
 _TRAIL = const(11)  # trailer lines after the last chunk
-_POLLOUT = const(4)
 _BAD = const(0x38)  # POLLERR | POLLHUP | POLLNVAL
-
-
-def split(url):
-    """-> (tls, host, port, Host header, path, "user:password" or None); ValueError if the
-    URL is not http(s)."""
-    i = url.find("://")
-    if url[:i] not in ("http", "https"):
-        raise ValueError("unsupported URL (only http:// and https://): " + url[:max(i, 0) + 3])
-    tls = url[4] == "s"
-    r = url[i + 3 :]
-    j = r.find("/")
-    j = len(r) if j < 0 else j
-    net, path = r[:j], r[j:] or "/"
-    user = None
-    k = net.rfind("@")
-    if k >= 0:
-        user, net = net[:k], net[k + 1 :]
-    k = net.rfind(":")
-    if k > 0 and "]" not in net[k:]:
-        return tls, net[:k].strip("[]"), int(net[k + 1 :]), net, path, user
-    return tls, net.strip("[]"), 443 if tls else 80, net, path, user
 
 
 class Transfer:
@@ -136,7 +111,7 @@ class Transfer:
         return line is not None
 
     def _start(self):
-        tls, host, port, net, path, user = split(self.url)
+        tls, host, port, net, path, user = split(self.url, "http")
         if tls and self._ctx is None:
             if self._verify and self._ca is None:
                 raise ValueError("https:// needs a CA (ca=, or verify=False)")
@@ -154,16 +129,7 @@ class Transfer:
             self._o = self._e = 0  # the part of the buffer still to send
             head += "Content-Type: application/octet-stream\r\nContent-Length: %d\r\n" % self._left
         self._out = memoryview((head + "\r\n").encode())
-        a = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]  # blocks (DNS)
-        s = self._s = socket.socket(a[0], socket.SOCK_STREAM)
-        s.setblocking(False)
-        try:
-            s.connect(a[-1])
-        except OSError as e:
-            if e.args[0] != EINPROGRESS:
-                raise
-        self._p = select.poll()
-        self._p.register(s, _POLLOUT)
+        self._s, self._p = dial(host, port)
         self._st = _TCP
         return True
 

@@ -8,6 +8,7 @@ from . import clock
 from .compat import const, log
 from .config import BOOL, INT, RO
 from .rpc import CallError
+from .store import rm
 
 PROFILE = "LocalAuthListManagement"
 
@@ -208,14 +209,14 @@ class LocalList:
             if old:
                 old.close()
         if not 0 <= n <= self.cp.config["LocalAuthListMaxLength"] or (n and not ok):
-            self._remove(tmp)
+            rm(tmp)
             return "Failed"
         if not n:  # an empty list is no file, and version 0 (§5.10)
-            self._remove(self.path)
-            self._remove(tmp)
+            rm(self.path)
+            rm(tmp)
             version = 0
         elif not self._rename():
-            self._remove(self.path)  # FAT will not rename over an existing file
+            rm(self.path)  # FAT will not rename over an existing file
             if not self._rename():  # the boot finishes it (see __init__)
                 return "Failed"
         self.version, self.count = version, n
@@ -254,8 +255,3 @@ class LocalList:
         out.write(m[_TAG + 2:])
         return 1
 
-    def _remove(self, path):
-        try:
-            os.remove(path)
-        except OSError:
-            pass

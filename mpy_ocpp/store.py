@@ -45,6 +45,13 @@ def _makedirs(path):
                 pass  # exists
 
 
+def rm(path):  # remove a file that may not be there
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
 class Store:
     def __init__(self, path):
         self.path = path.rstrip("/") or "/"
@@ -102,7 +109,7 @@ class Store:
                         return True
                 except OSError:
                     pass
-            self._rm(t)  # never read back instead of NAME
+            rm(t)  # never read back instead of NAME
             return False
 
     def names(self, prefix):
@@ -118,7 +125,7 @@ class Store:
     def quarantine(self, name):
         """Set a corrupt document aside as NAME.bad (kept for diagnosis, never read again)."""
         log("store: %s is corrupt, set aside as %s.bad" % (name, name))
-        self._rm(self._file(name + ".bad"))  # FAT will not rename over it
+        rm(self._file(name + ".bad"))  # FAT will not rename over it
         for n in (name, name + ".tmp"):
             try:
                 os.rename(self._file(n), self._file(name + ".bad"))
@@ -127,13 +134,8 @@ class Store:
 
     def remove(self, name):
         for n in (name, name + ".tmp"):
-            self._rm(self._file(n))
+            rm(self._file(n))
 
-    def _rm(self, path):
-        try:
-            os.remove(path)
-        except OSError:
-            pass
 
     def load(self, name, default=None, check=None):
         """A JSON document, or `default` when it is missing; one that does not decode or that

@@ -119,6 +119,42 @@ def _text(b):  # -> str, or the connection fails with 1007
     raise _Err("invalid UTF-8 in a text message", 1007)
 
 
+def split(url, plain):
+    """-> (tls, host, port, Host header, path, "user:password" or None) of a `plain`:// or
+    `plain`s:// URL (http.py's too); ValueError for another scheme."""
+    i = url.find("://")
+    if i < 0 or url[:i] not in (plain, plain + "s"):
+        raise ValueError("unsupported URL (only %s:// and %ss://): %s" % (plain, plain, url[:max(i, 0) + 3]))
+    tls = url[:i] != plain
+    r = url[i + 3 :]
+    j = r.find("/")
+    j = len(r) if j < 0 else j
+    net, path = r[:j], r[j:] or "/"
+    user = None
+    k = net.rfind("@")
+    if k >= 0:
+        user, net = net[:k], net[k + 1 :]
+    k = net.rfind(":")
+    if k > 0 and "]" not in net[k:]:
+        return tls, net[:k].strip("[]"), int(net[k + 1 :]), net, path, user
+    return tls, net.strip("[]"), 443 if tls else 80, net, path, user
+
+
+def dial(host, port):  # -> (socket, poll): a non-blocking connect under way (DNS blocks)
+    a = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
+    s = socket.socket(a[0], socket.SOCK_STREAM)
+    s.setblocking(False)
+    try:
+        s.connect(a[-1])
+    except OSError as e:
+        if e.args[0] != EINPROGRESS:
+            s.close()
+            raise
+    p = select.poll()
+    p.register(s, _POLLOUT)
+    return s, p
+
+
 def _context(ca, verify, cert, key):
     global _WB
     import ssl
@@ -154,19 +190,9 @@ class WebSocket:
     def __init__(self, url, subprotocol="ocpp1.6", ca=None, verify=True, cert=None, key=None,
                  max_size=4096, ping_interval=0, timeout=10, backoff_min=1, backoff_max=60,
                  log=None):
-        i = url.find("://")
-        tls = url[:i] == "wss"
-        if not tls and url[:i] != "ws":
-            raise ValueError("url must be ws:// or wss://")
-        r = url[i + 3 :]
-        j = r.find("/")
-        j = len(r) if j < 0 else j
-        self._net, self._path = r[:j], r[j:] or "/"  # Host header as written; path with query
-        k = r.rfind(":", 0, j)
-        if k > 0 and "]" not in r[k:j]:
-            self._host, self._port = r[:k].strip("[]"), int(r[k + 1 : j])
-        else:
-            self._host, self._port = self._net.strip("[]"), 443 if tls else 80
+        # Host header as written, path with query; a user@ in the URL is not used (ChargePoint
+        # gives the credentials)
+        tls, self._host, self._port, self._net, self._path, _ = split(url, "ws")
         if max_size <= 2 * _HEAD:
             raise ValueError("max_size")
         self.ctx = _context(ca, verify, cert, key) if tls else None
@@ -333,16 +359,8 @@ class WebSocket:
     def _start(self):
         self._t0 = ticks_ms()
         self._st = _TCP
-        a = socket.getaddrinfo(self._host, self._port, 0, socket.SOCK_STREAM)[0]  # blocks (DNS)
-        self._s = self._raw = socket.socket(a[0], socket.SOCK_STREAM)
-        self._s.setblocking(False)
-        try:
-            self._s.connect(a[-1])
-        except OSError as e:
-            if e.args[0] != EINPROGRESS:
-                raise
-        self._p = select.poll()
-        self._p.register(self._s, _POLLOUT)
+        self._s, self._p = dial(self._host, self._port)
+        self._raw = self._s
 
     def _tcp(self):
         ev = _events(self._p)

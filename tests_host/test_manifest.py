@@ -58,7 +58,7 @@ LIBRARY = [("metadata", VERSION), ("package", "mpy_ocpp", 3)]
 
 def test_ocpp201_is_frozen_only_when_asked_for(monkeypatch):
     v201 = {"ocpp201.py", "schema201.py", "device_model.py", "provisioning.py", "availability.py",
-            "remote_control.py", "certificates.py", "transactions.py"}
+            "remote_control.py", "certificates.py", "transactions.py", "negotiation.py"}
     every = {p.name for p in (ROOT / "mpy_ocpp").glob("*.py")}
     monkeypatch.delenv("MPY_OCPP_201", raising=False)
     freeze({}, "/b")

@@ -40,7 +40,7 @@ PROFILES = ("local_auth_list", "reservation", "smart_charging", "remote_trigger"
             "firmware_management")
 HELPERS = {"http": "firmware_management"}
 # OCPP 2.0.1: in the flash table, in no RAM build so far
-V201 = ("ocpp201", "schema201", "device_model", "provisioning", "availability", "remote_control", "certificates", "transactions")
+V201 = ("ocpp201", "schema201", "device_model", "provisioning", "availability", "remote_control", "certificates", "transactions", "negotiation")
 
 MICROOCPP = {"flash": 121170, "heap_idle": 12308, "heap_peak": 21916, "init_ms": 21,
              "idle_ms": 0.05, "getconf_ms": 5.4}

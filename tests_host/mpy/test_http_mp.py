@@ -134,15 +134,19 @@ def _read(path):
 
 
 def test_split_urls():
-    assert split("http://h/fw.bin") == (False, "h", 80, "h", "/fw.bin", None)
-    assert split("https://u:p@h.example:8443") == (True, "h.example", 8443, "h.example:8443", "/", "u:p")
-    assert split("http://[::1]:81/a?b=c") == (False, "::1", 81, "[::1]:81", "/a?b=c", None)
-    for bad in ("ftp://h/x", "h/x", "ws://h/"):
+    assert split("http://h/fw.bin", "http") == (False, "h", 80, "h", "/fw.bin", None)
+    assert split("https://u:p@h.example:8443", "http") == (True, "h.example", 8443, "h.example:8443", "/", "u:p")
+    assert split("http://[::1]:81/a?b=c", "http") == (False, "::1", 81, "[::1]:81", "/a?b=c", None)
+    assert split("ws://h:9000/ocpp/CP_1", "ws") == (False, "h", 9000, "h:9000", "/ocpp/CP_1", None)
+    assert split("wss://h", "ws") == (True, "h", 443, "h", "/", None)
+    for bad, plain in (("ftp://h/x", "http"), ("h/x", "http"), ("ws://h/", "http"), ("httpss://h/", "http"),
+                       ("http://h/", "ws"), ("wsss://h/", "ws"), ("h:80", "ws"),
+                       ("httpx", "http"), ("wsx", "ws")):
         try:
-            split(bad)
+            split(bad, plain)
             assert False, bad
-        except ValueError:
-            pass
+        except ValueError as e:
+            assert "unsupported URL (only %s:// and %ss://)" % (plain, plain) in str(e)
 
 
 def test_download_length_chunked_and_eof_bodies():
