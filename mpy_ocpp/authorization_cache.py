@@ -6,6 +6,13 @@ from .store import NONE, rows
 _FILE = "authcache.json"
 
 
+def same(a, b):
+    """idTags are CiString (1.6 IdToken, 2.0.1 idToken): equal but for the case of ASCII
+    letters, folded as bytes.upper() folds them on every runtime. None matches nothing."""
+    return a is not None and b is not None and (
+        a == b or len(a) == len(b) and a.encode().upper() == b.encode().upper())
+
+
 class AuthorizationCache:
     def __init__(self, store, size=32):
         self.store = store
@@ -15,7 +22,7 @@ class AuthorizationCache:
 
     def _find(self, tag):
         for e in self.entries:
-            if e[0] == tag:
+            if same(e[0], tag):
                 return e
         return None
 

@@ -2,7 +2,7 @@
 # queue (one call in flight) and the incoming calls.
 
 from . import clock, core, ocpp16, rpc, validate
-from .authorization_cache import AuthorizationCache
+from .authorization_cache import AuthorizationCache, same
 from .compat import const, log, ticks_diff, ticks_ms
 from .config import Config
 from .connector import Connector, later
@@ -477,7 +477,7 @@ class ChargePoint:
         if c is None:
             log("tag %s: no connector free" % id_tag)
             return False
-        if c.tx and c.tx.id_tag == id_tag:
+        if c.tx and same(c.tx.id_tag, id_tag):
             return c.end("Local", id_tag)
 
         def done(info):
@@ -499,7 +499,7 @@ class ChargePoint:
             return cs[cid - 1] if cid <= len(cs) else None
         r = self.reservation
         for c in cs:
-            if (c.tx and c.tx.id_tag == id_tag) or (
+            if (c.tx and same(c.tx.id_tag, id_tag)) or (
                     r and r.reserved(c.id) and r.allows(c.id, id_tag, parent)):
                 return c
         for want_plug in (True, False):

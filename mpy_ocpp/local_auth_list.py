@@ -14,7 +14,8 @@ PROFILE = "LocalAuthListManagement"
 
 _FILE = "locallist.bin"  # 4-byte list version, then the records
 _HEAD = const(4)
-# a record: idTag (UTF-8, zero-padded: CiString20), then the rest: status index (1 byte),
+# a record: idTag (UTF-8 with ASCII letters in upper case, zero-padded: a CiString20 is found
+# in any case), then the rest: status index (1 byte),
 # expiry (u32 little-endian seconds in the port's epoch, 0 = none), parentIdTag (zero-padded)
 _TAG = const(20)
 _REST = const(25)
@@ -43,8 +44,9 @@ def SendLocalList(cp, p):
 
 
 def _pad(text):
-    """A tag as a zero-padded record field, or None if it does not fit."""
-    b = text.encode()
+    """A tag as a zero-padded record field (folded: see authorization_cache.same), or None if
+    it does not fit."""
+    b = text.encode().upper()
     return b + bytes(_TAG - len(b)) if len(b) <= _TAG and b"\0" not in b else None
 
 
@@ -57,7 +59,7 @@ def _change(tag, info, seq):
     """One AuthorizationData entry as a change to the list, or None if it cannot be stored:
     its record with a 2-byte sequence number after the idTag, so that changes sort by idTag,
     then sequence; status 0xFF = no idTagInfo (delete, or leave out of a Full list)."""
-    key = tag.encode()
+    key = tag.encode().upper()
     parent = (info and info.get("parentIdTag") or "").encode()
     exp = info and info.get("expiryDate")
     exp = exp and clock.parse(exp)
@@ -98,7 +100,9 @@ class LocalList:
                 cp.store.quarantine(_FILE)
 
     def _valid(self, f, n):
-        """Every record well formed, in order and no more than the list may hold."""
+        """Every record well formed, in order and no more than the list may hold. A list
+        written before idTags were folded is not in the order lookups take: the CSMS sends it
+        again once GetLocalListVersion says 0."""
         if n > self.cp.config["LocalAuthListMaxLength"]:
             return False
         k, r, prev = self.key, self.rest, bytearray(_TAG)
@@ -106,7 +110,7 @@ class LocalList:
         for _ in range(n):
             f.readinto(k)
             f.readinto(r)
-            if k <= prev or r[0] >= len(_STATUS):
+            if k <= prev or r[0] >= len(_STATUS) or bytes(k).upper() != k:
                 return False
             try:
                 _text(bytes(k)), _text(bytes(r[5:]))

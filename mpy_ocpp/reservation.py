@@ -8,6 +8,7 @@
 # A reservation ends (§5.13) when the wall clock passes its expiryDate (a clock change is
 # followed), or when its connector or the charge point becomes Faulted or Unavailable.
 from . import clock
+from .authorization_cache import same
 from .compat import const, log, ticks_diff, ticks_ms
 from .config import BOOL, RO
 from .connector import later
@@ -47,8 +48,7 @@ def CancelReservation(cp, p):
 def _match(e, tag, parent):
     """§5.13: the idTag or its parent matches the reservation's idTag or parentIdTag."""
     rt, rp = e[_TAG], e[_PARENT]
-    return tag == rt or (rp is not None and tag == rp) or (
-        parent is not None and (parent == rt or parent == rp))
+    return same(tag, rt) or same(tag, rp) or same(parent, rt) or same(parent, rp)
 
 
 class Reservations:

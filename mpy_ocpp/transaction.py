@@ -1,6 +1,7 @@
 # One charging transaction as the CSMS will see it, and the messages it still owes the CSMS.
 # Everything here is persisted by the journal at every change.
 from . import clock
+from .authorization_cache import same
 from .store import NONE, rows, shallow
 
 _DATA_MAX = 8  # transactionData entries kept for StopTransaction (Transaction.Begin + newest)
@@ -79,4 +80,4 @@ class Transaction:
         self.data.append(meter_value)
 
     def matches(self, id_tag, parent):
-        return id_tag == self.id_tag or (parent is not None and parent == self.parent)
+        return same(id_tag, self.id_tag) or same(parent, self.parent)

@@ -6,6 +6,7 @@
 import random
 
 from . import clock
+from .authorization_cache import same
 
 # 1.6 reasons (what the connector says) -> 2.0.1 stoppedReason, triggerReason
 _REASONS = (("Local", "Local", "StopAuthorized"), ("Remote", "Remote", "RemoteStop"),
@@ -65,7 +66,7 @@ def _event(c, tx, kind, trigger, ts=None):
 
 def _remote(c, tx):
     r = c.cp.remote_start[c.id]
-    return r is not None and r[1] == tx.id_tag
+    return r is not None and same(r[1], tx.id_tag)
 
 
 def _token(p, tx, id_tag=None):

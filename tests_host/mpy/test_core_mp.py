@@ -4,7 +4,7 @@
 import json
 
 from mpy_ocpp import ChargePoint, clock
-from mpy_ocpp.authorization_cache import AuthorizationCache
+from mpy_ocpp.authorization_cache import AuthorizationCache, same
 from mpy_ocpp.config import INT, REBOOT
 from mpy_ocpp.rpc import error_code, find_id
 from mpy_ocpp.store import Store
@@ -115,6 +115,16 @@ def test_authorization_cache_bounded_and_expiry():
     assert cache.lookup("OLD")["status"] == "Expired"
     cache.clear()
     assert cache.lookup("T4") is None
+
+
+def test_id_tags_compare_without_case():
+    assert same("abc1", "ABC1") and same("x\u00e9", "X\u00e9") and same("", "")
+    assert not (same("x\u00e9", "X\u00c9") or same("a", "ab") or same(None, None) or same("A", None))
+    cache = AuthorizationCache(Store(_dir()), size=3)
+    cache.update("card7", {"status": "Accepted"})
+    assert cache.lookup("CARD7") == {"status": "Accepted"}
+    cache.update("Card7", {"status": "Blocked"})  # the same tag: one entry, the newest
+    assert len(cache.entries) == 1 and cache.lookup("card7") == {"status": "Blocked"}
 
 
 def test_cached_tag_starts_offline_and_unknown_tag_does_not():

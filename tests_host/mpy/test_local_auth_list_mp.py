@@ -97,7 +97,8 @@ def test_full_and_differential_updates_and_versions():
     assert ll.lookup("C") == {"status": "Expired"}
     assert ll.lookup("D") == {"status": "Accepted", "parentIdTag": "GROUP"}
     assert ll.lookup("E") == {"status": "Invalid"}
-    assert ll.lookup("F") is None and ll.lookup("a") is None and ll.lookup("") is None
+    assert ll.lookup("F") is None and ll.lookup("") is None
+    assert ll.lookup("a") == {"status": "Accepted"}  # CiString20: any case
     assert ll.lookup("X" * 21) is None
     # Differential: only newer versions; replace, add, delete (no idTagInfo)
     assert _send(cp, link, 3, "Differential", [_e("Z")]) == "VersionMismatch"
@@ -257,3 +258,33 @@ def test_power_cut_while_writing():
     assert cp.local_list.version == 0 and cp.local_list.lookup("A") is None
     assert _send(cp, link, 1, "Differential", [_e("C")]) == "Accepted"
     assert cp.local_list.count == 1 and cp.local_list.lookup("A") is None
+
+
+def test_tags_are_found_in_any_case():
+    d = _dir()
+    cp, link = _booted(d)
+    ll = cp.local_list
+    assert _send(cp, link, 1, "Full", [_e("abc1"), _e("Card", "Blocked"), _e("CARD"),
+                                        _e("x\u00e9")]) == "Accepted"
+    assert ll.count == 3  # "Card" and "CARD" are one tag: its last entry
+    assert ll.lookup("ABC1") == ll.lookup("aBc1") == {"status": "Accepted"}
+    assert ll.lookup("card") == {"status": "Accepted"}
+    assert ll.lookup("X\u00e9") == {"status": "Accepted"}  # ASCII letters fold, on every runtime
+    assert ll.lookup("X\u00c9") is None
+    assert _send(cp, link, 2, "Differential", [{"idTag": "ABC1"}]) == "Accepted"
+    assert ll.count == 2 and ll.lookup("abc1") is None
+    assert _booted(d)[0].local_list.lookup("cArD") == {"status": "Accepted"}
+
+
+def test_a_list_written_before_tags_were_folded_is_set_aside():
+    d = _dir()
+    cp, link = _booted(d)
+    rec = bytearray(45)
+    rec[:3] = b"abc"  # as an older version wrote a lower-case tag
+    with open(d + "/locallist.bin", "wb") as f:
+        f.write((3).to_bytes(4, "little") + rec)
+    cp, link = _booted(d)
+    assert cp.local_list.version == 0 and cp.local_list.lookup("abc") is None
+    assert "locallist.bin.bad" in os.listdir(d)
+    assert _send(cp, link, 1, "Full", [_e("abc")]) == "Accepted"
+    assert cp.local_list.lookup("ABC") == {"status": "Accepted"}
