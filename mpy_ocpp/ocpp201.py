@@ -1,12 +1,12 @@
 # OCPP 2.0.1: what ChargePoint asks of the protocol version it runs (as ocpp16.py). Built so far:
 # B01-B03 (BootNotification and what its status allows), B05-B07 (the device model, in
 # device_model.py), B11-B12 (Reset: provisioning.py), C01/C05/C10-C12/C15 (Authorize and the
-# shared cache and offline rules, C11 ClearCache), E01-E13 (TransactionEvent: transactions.py), F01-F06
-# (remote_control.py), G01 (StatusNotification per EVSE), G02 (Heartbeat), G03-G04
-# (availability.py), J01-J02, M03-M05 (certificates.py), P01-P02 (DataTransfer). Every other
-# CSMS->CP action is answered NotSupported.
+# shared cache and offline rules, C11 ClearCache), E01-E14 (TransactionEvent and
+# GetTransactionStatus: transactions.py), F01-F06 (remote_control.py), G01 (StatusNotification
+# per EVSE), G02 (Heartbeat), G03-G04 (availability.py), J01-J02, M03-M05 (certificates.py),
+# P01-P02 (DataTransfer). Every other CSMS->CP action is answered NotSupported.
 # Connector i of ChargePoint is EVSE i with its one connector (connectorId 1).
-from . import availability, certificates, clock, core, device_model, provisioning, remote_control
+from . import availability, certificates, clock, core, device_model, provisioning, remote_control, transactions
 from . import schema201 as schema
 from .transactions import authorized, begins, changed, metered, sampled, started, stopped, triggered  # noqa: F401
 
@@ -23,7 +23,7 @@ def select(cp):
     cp.remote_start = [None] * n  # (remoteStartId, idToken) of the EVSE's last RequestStartTransaction
 
 
-_BLOCKS = (device_model, provisioning, availability, remote_control, certificates)  # one handler per action
+_BLOCKS = (device_model, provisioning, availability, remote_control, certificates, transactions)  # one handler per action
 
 
 def setup(cp):

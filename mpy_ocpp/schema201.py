@@ -55,6 +55,7 @@ CALLS = (
     'DeleteCertificate',
     'GetBaseReport',
     'GetInstalledCertificateIds',
+    'GetTransactionStatus',
     'GetVariables',
     'InstallCertificate',
     'RequestStartTransaction',
@@ -234,38 +235,40 @@ T = (
     (2, 'requestId', 1, 'reportBase', 29, 'customData', 0),
     # 70 GetInstalledCertificateIds
     (0, 'customData', 0, 'certificateType', 37),
-    # 71 GetVariables
+    # 71 GetTransactionStatus
+    (0, 'customData', 0, 'transactionId', 4),
+    # 72 GetVariables
     (1, 'getVariableData', 41, 'customData', 0),
-    # 72 InstallCertificate
+    # 73 InstallCertificate
     (2, 'certificateType', 34, 'certificate', 51, 'customData', 0),
-    # 73 RequestStartTransaction
+    # 74 RequestStartTransaction
     (2, 'remoteStartId', 1, 'idToken', 8, 'customData', 0, 'evseId', 1, 'groupIdToken', 8,
      'chargingProfile', 64),
-    # 74 RequestStopTransaction
+    # 75 RequestStopTransaction
     (1, 'transactionId', 4, 'customData', 0),
-    # 75 Reset
+    # 76 Reset
     (1, 'type', 31, 'customData', 0, 'evseId', 1),
-    # 76 SetVariables
+    # 77 SetVariables
     (1, 'setVariableData', 45, 'customData', 0),
-    # 77 TriggerMessage
+    # 78 TriggerMessage
     (1, 'requestedMessage', 25, 'customData', 0, 'evse', 7),
-    # 78 UnlockConnector
+    # 79 UnlockConnector
     (2, 'evseId', 1, 'connectorId', 1, 'customData', 0),
-    # 79 AuthorizeResponse
+    # 80 AuthorizeResponse
     (1, 'idTokenInfo', 17, 'customData', 0, 'certificateStatus', 24),
-    # 80 BootNotificationResponse
+    # 81 BootNotificationResponse
     (3, 'currentTime', 3, 'interval', 1, 'status', 22, 'customData', 0, 'statusInfo', 16),
-    # 81 DataTransferResponse
+    # 82 DataTransferResponse
     (1, 'status', 23, 'customData', 0, 'statusInfo', 16, 'data', 13),
-    # 82 HeartbeatResponse
+    # 83 HeartbeatResponse
     (1, 'currentTime', 3, 'customData', 0),
-    # 83 MeterValuesResponse
+    # 84 MeterValuesResponse
     (0, 'customData', 0),
-    # 84 NotifyReportResponse
+    # 85 NotifyReportResponse
     (0, 'customData', 0),
-    # 85 StatusNotificationResponse
+    # 86 StatusNotificationResponse
     (0, 'customData', 0),
-    # 86 TransactionEventResponse
+    # 87 TransactionEventResponse
     (0, 'customData', 0, 'totalCost', 5, 'chargingPriority', 1, 'idTokenInfo', 17,
      'updatedPersonalMessage', 18),
 )
@@ -280,5 +283,5 @@ def spec(name):
         n = len(name) - 8
         for i in range(len(_SENT)):
             if len(_SENT[i]) == n and name.startswith(_SENT[i]):
-                return T[79 + i]
+                return T[80 + i]
     return None

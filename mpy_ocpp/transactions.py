@@ -1,4 +1,4 @@
-# OCPP 2.0.1 transactions (E01-E13): the TransactionEvents of a transaction, made from the
+# OCPP 2.0.1 transactions (E01-E14): the TransactionEvents of a transaction, made from the
 # same connector state machine and journal as 1.6's StartTransaction/StopTransaction. The
 # charge point names the transaction; the journal keeps its events on flash and gives each
 # its seqNo when it is sent (Transaction.seqno counts the answered ones, saved with the
@@ -137,3 +137,13 @@ def changed(c, status):
     if tx and s != c.cp.tx_state[c.id]:
         c.cp.tx_state[c.id] = s
         c.cp.journal.push(tx, "TransactionEvent", _event(c, tx, "Updated", "ChargingStateChanged"))
+
+
+def GetTransactionStatus(cp, p):
+    """E14: does the transaction (any, without an id) still owe the CSMS messages (the one in
+    flight counts), and is it ongoing. An unknown id: neither."""
+    tid = p.get("transactionId")
+    if tid is None:
+        return {"messagesInQueue": cp.journal.busy()}
+    return {"ongoingIndicator": any([c.tx is not None and c.tx.id == tid for c in cp.connectors]),
+            "messagesInQueue": any([t.id == tid and t.msgs for t in cp.journal.txs])}

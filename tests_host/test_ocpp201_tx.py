@@ -206,6 +206,40 @@ def test_csms_refusing_transaction_events_e13(runtime, csms_factory, sims):
     assert csms.violations == []
 
 
+def test_get_transaction_status_e14(runtime, csms_factory, sims):
+    csms = csms_factory(versions=V201)
+    sim = _start(runtime, csms, sims)
+    status = lambda **p: csms.call("CP_1", "GetTransactionStatus", p)  # noqa: E731
+    assert status() == {"messagesInQueue": False}
+    assert status(transactionId="nope") == {"ongoingIndicator": False, "messagesInQueue": False}
+    for var, value in (("MessageAttempts", "5"), ("MessageAttemptInterval", "2")):
+        res = csms.call("CP_1", "SetVariables", {"setVariableData": [{
+            "component": {"name": "OCPPCommCtrlr"}, "variable": {"name": var, "instance": "TransactionEvent"},
+            "attributeValue": value}]})
+        assert res["setVariableResult"][0]["attributeStatus"] == "Accepted", res
+    sim.cmd("plug 1", "tag 1 CARD")
+    csms.wait_for(lambda: csms.transactions and len(events(csms)) >= 2)  # Started, Charging
+    tid = list(csms.transactions)[0]
+    assert status(transactionId=tid) == {"ongoingIndicator": True, "messagesInQueue": False}
+    refused = []
+
+    def refuse(cp_id, p):  # the Ended event waits on the charge point for its next attempt
+        if p["eventType"] == "Ended":
+            refused.append(p["seqNo"])
+            raise CallErrorReply("InternalError", "database down")
+        return csms.default_reply_201(cp_id, "TransactionEvent", p)
+    csms.handlers["TransactionEvent"] = refuse
+    sim.cmd("tag 1 CARD")
+    csms.wait_for(lambda: refused)
+    assert status(transactionId=tid) == {"ongoingIndicator": False, "messagesInQueue": True}
+    assert status() == {"messagesInQueue": True}
+    del csms.handlers["TransactionEvent"]
+    csms.wait_for(lambda: ended(csms), timeout=15)
+    assert status(transactionId=tid) == {"ongoingIndicator": False, "messagesInQueue": False}
+    assert status() == {"messagesInQueue": False}
+    assert csms.violations == []
+
+
 def test_invalid_in_the_started_answer_ends_it_e05(runtime, csms_factory, sims):
     # E05: the card was accepted locally (offline, OfflineTxForUnknownIdEnabled), the CSMS
     # answers the Started event's idToken with Invalid: StopTxOnInvalidId ends it, Deauthorized

@@ -53,7 +53,7 @@ ACTIONS_201 = (
     "UnlockConnector", "UnpublishFirmware", "UpdateFirmware",
 )
 CALLS_201 = ("ChangeAvailability", "ClearCache", "DataTransfer", "DeleteCertificate", "GetBaseReport",
-             "GetInstalledCertificateIds", "GetVariables", "InstallCertificate",
+             "GetInstalledCertificateIds", "GetTransactionStatus", "GetVariables", "InstallCertificate",
              "RequestStartTransaction", "RequestStopTransaction", "Reset", "SetVariables",
              "TriggerMessage", "UnlockConnector")
 SENT_201 = ("Authorize", "BootNotification", "DataTransfer", "Heartbeat", "MeterValues",
