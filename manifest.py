@@ -29,12 +29,17 @@ def _board_manifest(*paths):
 _board_manifest("$(BOARD_DIR)/manifest.py", "$(PORT_DIR)/boards/manifest.py",
                 "$(PORT_DIR)/variants/manifest.py")
 metadata(description="OCPP 1.6-J charge point for microcontrollers", version="0.1.0", license="MIT")  # noqa: F821
-# OCPP 2.0.1 (in progress) is frozen only when the build's environment has MPY_OCPP_201=1
-# (e.g. `MPY_OCPP_201=1 make firmware ...`): a 1.6 firmware carries none of it. The manifest
-# runs in its own directory (makemanifest.py changes to it).
+# The build's environment chooses the versions: no MPY_OCPP_201, 1.6 only (a 1.6 firmware
+# carries nothing of 2.0.1); MPY_OCPP_201=1, both (e.g. `MPY_OCPP_201=1 make firmware ...`);
+# MPY_OCPP_201=only, 2.0.1 without 1.6's version module, tables and feature profiles (the
+# firmware then passes versions=(ocpp201,)). The manifest runs in its own directory
+# (makemanifest.py changes to it).
 _V201 = ("ocpp201.py", "schema201.py", "device_model.py", "provisioning.py", "availability.py",
-         "remote_control.py", "certificates.py", "transactions.py", "negotiation.py")
-_files = sorted([f for f in os.listdir("mpy_ocpp") if f.endswith(".py")
-                 and (os.environ.get("MPY_OCPP_201") == "1" or f not in _V201)])
+         "remote_control.py", "certificates.py", "transactions.py")
+_V16 = ("ocpp16.py", "schema.py", "local_auth_list.py", "reservation.py", "smart_charging.py",
+        "remote_trigger.py", "firmware_management.py", "http.py")
+_which = os.environ.get("MPY_OCPP_201")
+_out = {"1": (), "only": _V16 + ("negotiation.py",)}.get(_which, _V201 + ("negotiation.py",))
+_files = sorted([f for f in os.listdir("mpy_ocpp") if f.endswith(".py") and f not in _out])
 # opt=3: no asserts, no line numbers (tracebacks name none): 6 % less flash than opt=2
 package("mpy_ocpp", files=_files, opt=3)  # noqa: F821

@@ -1,7 +1,7 @@
 # ChargePoint: one cooperative loop() that drives the link, the connectors, the outgoing
 # queue (one call in flight) and the incoming calls.
 
-from . import clock, core, ocpp16, rpc, validate
+from . import clock, core, rpc, validate
 from .authorization_cache import AuthorizationCache, same
 from .compat import const, log, ticks_diff, ticks_ms
 from .config import Config
@@ -51,7 +51,10 @@ class ChargePoint:
         # the profiles' state, set by their setup(); None = the profile is not in this build
         self.local_list = self.reservation = self.smart_charging = self.firmware = None
         self.boot_reason = "PowerUp"  # 2.0.1 BootNotification reason (provisioning.setup, a board)
-        self.versions = versions = versions or (ocpp16,)  # offered in this order; the CSMS picks
+        if not versions:  # imported only then: a 2.0.1-only build carries no 1.6 module
+            from . import ocpp16
+            versions = (ocpp16,)
+        self.versions = versions  # offered in this order; the CSMS picks
         for p in tuple(profiles) + tuple(versions):  # their keys, before the stored values
             if hasattr(p, "setup"):
                 p.setup(self)

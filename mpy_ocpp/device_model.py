@@ -217,17 +217,20 @@ def GetBaseReport(cp, p):
 
 def _report(cp, rid, base, seq):
     """NotifyReport number seq of the report: ItemsPerMessageGetReport items; the next part
-    is queued when this one is answered (or given up), so one part exists at a time."""
+    is queued when this one is answered (or given up), so one part is queued at a time, and
+    its items are made while it is written (rpc.dump), one at a time."""
     per = cp.config.values["ItemsPerMessageGetReport"]
-    items = []
-    more = False
-    i = 0
-    for r, evse in _rows(cp, base):
-        if i >= (seq + 1) * per:
-            more = True
-            break
-        if i >= seq * per:
-            items.append(_item(cp, r, evse))
-        i += 1
+    lo, hi = seq * per, (seq + 1) * per
+    n = 0
+    for _ in _rows(cp, base):
+        n += 1
+
+    def items():
+        i = 0
+        for r, evse in _rows(cp, base):
+            if lo <= i < hi:
+                yield _item(cp, r, evse)
+            i += 1
+    more = n > hi
     p = {"requestId": rid, "generatedAt": clock.iso(), "seqNo": seq, "tbc": more, "reportData": items}
     cp.call("NotifyReport", p, (lambda res: _report(cp, rid, base, seq + 1)) if more else None)

@@ -100,8 +100,9 @@ def stopped(c, tx, reason, id_tag):
     p["transactionInfo"]["stoppedReason"] = stop
     if id_tag and id_tag != tx.id_tag:
         _token(p, tx, id_tag)
-    if tx.data:
+    if tx.data:  # in 2.0.1's shape: the 1.6 one is let go (the record keeps the event)
         p["meterValue"] = [sampled(m) for m in tx.data]
+        tx.data = []
     return "TransactionEvent", p
 
 

