@@ -21,6 +21,8 @@ def select(cp):
     cp.evse_status = [None] * n  # the connectorStatus last queued per EVSE
     cp.tx_state = [None] * n  # the chargingState last sent per EVSE
     cp.remote_start = [None] * n  # (remoteStartId, idToken) of the EVSE's last RequestStartTransaction
+    cp.problem = [None] * n  # the error code last reported by NotifyEvent per EVSE (0: the station)
+    cp.event_id = 0
 
 
 _BLOCKS = (device_model, provisioning, availability, remote_control, certificates, transactions)  # one handler per action
@@ -83,7 +85,11 @@ def id_info(res):
 
 def status(cp, cid, status, err):
     """-> the StatusNotification of EVSE cid, or None: the station itself (0) has none, and
-    the 1.6 statuses that all mean Occupied are one."""
+    the 1.6 statuses that all mean Occupied are one. An error code comes and goes as a
+    NotifyEvent (2.0.1's StatusNotification has none)."""
+    code = err if type(err) is str else err and err[0]
+    if (code or "NoError") != (cp.problem[cid] or "NoError"):
+        _problem(cp, cid, code if code != "NoError" else None, err)
     if cid:
         changed(cp.connectors[cid], status)
     s = "Occupied" if status in _CHANGED else status
@@ -91,3 +97,27 @@ def status(cp, cid, status, err):
         return None
     cp.evse_status[cid] = s
     return {"timestamp": clock.iso(), "connectorStatus": s, "evseId": cid, "connectorId": 1}
+
+
+def _problem(cp, cid, code, err):
+    """N07/G05-style HardWiredNotification: the Problem variable of the EVSE's connector (of
+    the station for 0) becomes true with the 1.6 error code as techCode (info, vendorErrorCode
+    as techInfo), or false (cleared) once the firmware reports NoError again."""
+    old, cp.problem[cid] = cp.problem[cid], code
+    now = clock.now()
+    cp.event_id = max(cp.event_id + 1, now)  # unique across reboots while the clock is set
+    e = {"eventId": cp.event_id, "timestamp": clock.iso(), "trigger": "Delta",
+         "actualValue": "true" if code else "false", "techCode": (code or old)[:50],
+         "eventNotificationType": "HardWiredNotification", "variable": {"name": "Problem"},
+         "component": {"name": "Connector", "evse": {"id": cid, "connectorId": 1}} if cid
+         else {"name": "ChargingStation"}}
+    if code is None:
+        e["cleared"] = True
+    elif type(err) is not str:
+        info = " ".join([x for x in err[1:3] if x])
+        if info:
+            e["techInfo"] = info[:500]
+    tx = cp.connectors[cid].tx
+    if tx is not None:
+        e["transactionId"] = tx.id
+    cp.call("NotifyEvent", {"generatedAt": e["timestamp"], "seqNo": 0, "eventData": [e]})

@@ -72,6 +72,7 @@ _SENT = (
     'DataTransfer',
     'Heartbeat',
     'MeterValues',
+    'NotifyEvent',
     'NotifyReport',
     'StatusNotification',
     'TransactionEvent',
@@ -264,11 +265,13 @@ T = (
     (1, 'currentTime', 3, 'customData', 0),
     # 84 MeterValuesResponse
     (0, 'customData', 0),
-    # 85 NotifyReportResponse
+    # 85 NotifyEventResponse
     (0, 'customData', 0),
-    # 86 StatusNotificationResponse
+    # 86 NotifyReportResponse
     (0, 'customData', 0),
-    # 87 TransactionEventResponse
+    # 87 StatusNotificationResponse
+    (0, 'customData', 0),
+    # 88 TransactionEventResponse
     (0, 'customData', 0, 'totalCost', 5, 'chargingPriority', 1, 'idTokenInfo', 17,
      'updatedPersonalMessage', 18),
 )

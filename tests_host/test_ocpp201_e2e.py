@@ -400,3 +400,28 @@ def test_offline_idle_b04(runtime, csms_factory, sims):
     sim.status()
     assert evse_statuses(csms, 1, mark) == ["Available"]  # the newest only: no Occupied
     assert csms.violations == []
+
+
+def test_errors_go_as_notify_event(runtime, csms_factory, sims):
+    # the firmware's error input (1.6 errorCode) under 2.0.1: StatusNotification Faulted and a
+    # NotifyEvent (Problem true, the code as techCode); NoError clears it; the station's own
+    csms = csms_factory(versions=("ocpp2.0.1",))
+    sim = sims(runtime, server=csms, ocpp="2.0.1")
+    csms.wait_for(lambda: evse_statuses(csms, 2))
+    sim.cmd("fault 1 GroundFailure")
+    csms.wait_for(lambda: csms.received("CP_1", "NotifyEvent"))
+    csms.wait_for(lambda: evse_statuses(csms, 1)[-1:] == ["Faulted"])
+    sim.cmd("fault 1 NoError", "fault 0 PowerMeterFailure")
+    csms.wait_for(lambda: len(csms.received("CP_1", "NotifyEvent")) == 3)
+    csms.wait_for(lambda: evse_statuses(csms, 1)[-1:] == ["Available"])
+    events = [p["eventData"][0] for p in csms.received("CP_1", "NotifyEvent")]
+    seen = [(e["component"], e["variable"]["name"], e["actualValue"], e["techCode"], e.get("cleared"),
+             e["trigger"], e["eventNotificationType"]) for e in events]
+    evse1 = {"name": "Connector", "evse": {"id": 1, "connectorId": 1}}
+    assert sorted(seen, key=str) == sorted([
+        (evse1, "Problem", "true", "GroundFailure", None, "Delta", "HardWiredNotification"),
+        (evse1, "Problem", "false", "GroundFailure", True, "Delta", "HardWiredNotification"),
+        ({"name": "ChargingStation"}, "Problem", "true", "PowerMeterFailure", None, "Delta",
+         "HardWiredNotification")], key=str)
+    assert seen[0][2] == "true" and len({e["eventId"] for e in events}) == 3
+    assert csms.violations == []

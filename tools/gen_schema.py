@@ -57,7 +57,7 @@ CALLS_201 = ("ChangeAvailability", "ClearCache", "DataTransfer", "DeleteCertific
              "RequestStartTransaction", "RequestStopTransaction", "Reset", "SetVariables",
              "TriggerMessage", "UnlockConnector")
 SENT_201 = ("Authorize", "BootNotification", "DataTransfer", "Heartbeat", "MeterValues",
-            "NotifyReport", "StatusNotification", "TransactionEvent")
+            "NotifyEvent", "NotifyReport", "StatusNotification", "TransactionEvent")
 
 ARR, STR, DT, INT, NUM, BOOL, ANY = range(-1, -8, -1)  # = _ARR.._ANY in mpy_ocpp/validate.py
 IGNORED = {"$schema", "$id", "title", "description", "javaType", "comment", "default",
