@@ -379,9 +379,6 @@ class ChargePoint:
             log("%s failed: %r" % (action, e))
             self.send_error(mid, "InternalError", "")
 
-    def handler(self, action):
-        return self.v.handler(self, action)
-
     def send_error(self, mid, code, description=""):
         self._send([rpc.CALLERROR, mid, self.v.code(code), description, {}])
 
