@@ -64,3 +64,8 @@ class AuthorizationCache:
     def clear(self):
         self.entries = []
         self.store.remove(_FILE)
+
+
+def ClearCache(cp, p):  # 1.6 Core, 2.0.1 C11: the same cache, the same answer
+    cp.cache.clear()
+    return {"status": "Accepted"}

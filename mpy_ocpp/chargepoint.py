@@ -1,7 +1,7 @@
 # ChargePoint: one cooperative loop() that drives the link, the connectors, the outgoing
 # queue (one call in flight) and the incoming calls.
 
-from . import clock, core, rpc, validate
+from . import clock, rpc, validate
 from .authorization_cache import AuthorizationCache, same
 from .compat import const, log, ticks_diff, ticks_ms
 from .config import Config
@@ -42,8 +42,8 @@ class ChargePoint:
         self.config = cfg = Config(store, self.measurand_ok, connectors)
         cfg.set_default("NumberOfConnectors", connectors)
         cfg.set_default("ConnectorPhaseRotationMaxLength", connectors + 1)
-        self.profiles = (core,) + tuple(profiles)
-        cfg.set_default("SupportedFeatureProfiles", ",".join([p.PROFILE for p in self.profiles]))
+        self.profiles = tuple(profiles)  # 1.6's optional ones (Core is ocpp16's)
+        cfg.set_default("SupportedFeatureProfiles", ",".join(["Core"] + [p.PROFILE for p in self.profiles]))
         # profiles: setup(cp) declares their keys and state; loop(cp, now) runs every loop()
         self._loops = tuple([p.loop for p in self.profiles if hasattr(p, "loop")])
         self.cache = AuthorizationCache(store)
@@ -527,6 +527,14 @@ class ChargePoint:
             k.available = old
             return None
         return available or not any(c.tx for c in cs)
+
+    def remote_stop(self, tid):
+        """RemoteStopTransaction (1.6), RequestStopTransaction (2.0.1): the status to answer."""
+        for c in self.connectors:
+            if c.tx and c.tx.id == tid:
+                c.end("Remote")
+                return "Accepted"
+        return "Rejected"
 
     def trigger(self, f, p):
         """TriggerMessage: f(cp, p) queues the messages asked for and gives the answer. While

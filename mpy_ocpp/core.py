@@ -2,6 +2,7 @@
 # action and returns the answer's payload (or raises rpc.CallError).
 from .compat import ticks_ms
 from .connector import later
+from .authorization_cache import ClearCache  # noqa: F401 (2.0.1's C11 too)
 from .rpc import CallError
 
 PROFILE = "Core"
@@ -23,11 +24,6 @@ def ChangeAvailability(cp, p):
 
 def ChangeConfiguration(cp, p):
     return {"status": cp.config.change(p["key"], p["value"])}
-
-
-def ClearCache(cp, p):
-    cp.cache.clear()
-    return {"status": "Accepted"}
 
 
 def DataTransfer(cp, p):
@@ -64,11 +60,7 @@ def RemoteStartTransaction(cp, p):
 
 
 def RemoteStopTransaction(cp, p):
-    for c in cp.connectors:
-        if c.tx and c.tx.id == p["transactionId"]:
-            c.end("Remote")
-            return {"status": "Accepted"}
-    return {"status": "Rejected"}
+    return {"status": cp.remote_stop(p["transactionId"])}
 
 
 def Reset(cp, p):

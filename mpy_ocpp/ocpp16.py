@@ -1,6 +1,6 @@
 # OCPP 1.6-J: what ChargePoint asks of the protocol version it runs (ocpp201.py has the same
 # names). Incoming calls go to the 1.6 feature profiles (core + those in the build).
-from . import clock, schema
+from . import clock, core, schema
 
 SUBPROTOCOL = "ocpp1.6"
 VERSION = "1.6"
@@ -12,6 +12,9 @@ def select(cp):
 
 
 def handler(cp, action):
+    f = getattr(core, action, None)
+    if f:
+        return f
     for p in cp.profiles:
         f = getattr(p, action, None)
         if f:

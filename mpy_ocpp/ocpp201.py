@@ -6,7 +6,8 @@
 # per EVSE), G02 (Heartbeat), G03-G04 (availability.py), J01-J02, M03-M05 (certificates.py),
 # P01-P02 (DataTransfer). Every other CSMS->CP action is answered NotSupported.
 # Connector i of ChargePoint is EVSE i with its one connector (connectorId 1).
-from . import availability, certificates, clock, core, device_model, provisioning, remote_control, transactions
+from . import availability, certificates, clock, device_model, provisioning, remote_control, transactions
+from .authorization_cache import ClearCache
 from . import schema201 as schema
 from .transactions import authorized, begins, changed, metered, sampled, started, stopped, triggered  # noqa: F401
 
@@ -36,8 +37,8 @@ def setup(cp):
 def handler(cp, action):
     if action == "DataTransfer":
         return type(cp).data_transfer_in
-    if action == "ClearCache":  # C11: the same cache, the same answer
-        return core.ClearCache
+    if action == "ClearCache":  # C11
+        return ClearCache
     for m in _BLOCKS:  # called with action names of ACTIONS only: never a helper
         f = getattr(m, action, None)
         if f:

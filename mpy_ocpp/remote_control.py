@@ -5,7 +5,6 @@
 # Updated of the running transactions; the messages of
 # use cases not built yet: NotImplemented).
 from .compat import log
-from .core import RemoteStopTransaction as RequestStopTransaction  # noqa: F401 (the same, once)
 
 
 def RequestStartTransaction(cp, p):
@@ -81,3 +80,7 @@ def _trigger(cp, p):
     else:
         return {"status": "NotImplemented"}
     return {"status": "Accepted"}
+
+
+def RequestStopTransaction(cp, p):
+    return {"status": cp.remote_stop(p["transactionId"])}

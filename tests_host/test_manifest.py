@@ -69,9 +69,9 @@ def test_ocpp201_is_frozen_only_when_asked_for(monkeypatch):
     monkeypatch.setenv("MPY_OCPP_201", "only")  # and no 1.6 module, nor the negotiation
     freeze({}, "/b")
     assert set(FILES["mpy_ocpp"]) == every - {
-        "ocpp16.py", "schema.py", "local_auth_list.py", "reservation.py", "smart_charging.py",
+        "ocpp16.py", "core.py", "schema.py", "local_auth_list.py", "reservation.py", "smart_charging.py",
         "remote_trigger.py", "firmware_management.py", "http.py", "negotiation.py"}
-    assert "ocpp201.py" in FILES["mpy_ocpp"] and "core.py" in FILES["mpy_ocpp"]
+    assert "ocpp201.py" in FILES["mpy_ocpp"] and "chargepoint.py" in FILES["mpy_ocpp"]
 
 
 def test_pico_w_keeps_its_board_manifest():

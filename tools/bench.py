@@ -120,7 +120,7 @@ def build_201(sizes):
     1.6 version module, tables or profiles; no negotiation), or None without 2.0.1."""
     if "ocpp201" not in sizes:
         return None
-    return ("2.0.1", [m for m in sizes if profile_of(m) is None and m not in ("ocpp16", "schema")]
+    return ("2.0.1", [m for m in sizes if profile_of(m) is None and m not in ("ocpp16", "core", "schema")]
             + [m for m in sizes if profile_of(m) == "2.0.1" and m != "negotiation"])
 
 
