@@ -35,9 +35,10 @@ metadata(description="OCPP 1.6-J charge point for microcontrollers", version="0.
 # firmware then passes versions=(ocpp201,)). The manifest runs in its own directory
 # (makemanifest.py changes to it).
 _V201 = ("ocpp201.py", "schema201.py", "device_model.py", "provisioning.py", "availability.py",
-         "remote_control.py", "certificates.py", "transactions.py")
+         "remote_control.py", "transactions.py")
 _V16 = ("ocpp16.py", "core.py", "schema.py", "local_auth_list.py", "reservation.py",
-        "smart_charging.py", "remote_trigger.py", "firmware_management.py", "http.py")
+        "smart_charging.py", "remote_trigger.py", "firmware_management.py", "http.py",
+        "security.py")
 _which = os.environ.get("MPY_OCPP_201")
 _out = {"1": (), "only": _V16 + ("negotiation.py",)}.get(_which, _V201 + ("negotiation.py",))
 _files = sorted([f for f in os.listdir("mpy_ocpp") if f.endswith(".py") and f not in _out])

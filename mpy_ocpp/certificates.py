@@ -1,5 +1,6 @@
-# OCPP 2.0.1 certificate management, M03-M05 (GetInstalledCertificateIds, DeleteCertificate,
-# InstallCertificate): root certificates on flash, with their hash data (SHA-256) computed here
+# Certificate management, OCPP 2.0.1's M03-M05 (GetInstalledCertificateIds, DeleteCertificate,
+# InstallCertificate; 1.6's Security extension answers through them: security.py): root
+# certificates on flash, with their hash data (SHA-256) computed here
 # from the DER (a small DER reader: no X.509 library needed). Only self-signed certificates are
 # installed (every type here is a root: its issuer's key is its own); the signature is not
 # checked. The last CSMS root is never deleted (the link's TLS would have nothing to trust).
@@ -10,7 +11,7 @@ from hashlib import sha256
 from .compat import const, log
 
 _INDEX = "certs.json"  # [[certificateType, issuerNameHash, issuerKeyHash, serialNumber, n]]
-_MAX = const(8)  # certificates installed at most
+MAX = const(8)  # certificates installed at most
 _CSMS = "CSMSRootCertificate"
 
 
@@ -87,7 +88,7 @@ def InstallCertificate(cp, p):
     for e in idx:
         if e[0] == kind and tuple(e[1:4]) == h:
             return {"status": "Accepted"}  # installed already
-    if len(idx) >= _MAX:
+    if len(idx) >= MAX:
         return {"status": "Failed"}
     n = max([e[4] for e in idx] + [0]) + 1
     # the certificate first, then the index that names it: a cut leaves an unnamed file at worst

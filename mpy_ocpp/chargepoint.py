@@ -43,7 +43,8 @@ class ChargePoint:
         cfg.set_default("NumberOfConnectors", connectors)
         cfg.set_default("ConnectorPhaseRotationMaxLength", connectors + 1)
         self.profiles = tuple(profiles)  # 1.6's optional ones (Core is ocpp16's)
-        cfg.set_default("SupportedFeatureProfiles", ",".join(["Core"] + [p.PROFILE for p in self.profiles]))
+        cfg.set_default("SupportedFeatureProfiles", ",".join(
+            ["Core"] + [p.PROFILE for p in self.profiles if hasattr(p, "PROFILE")]))
         # profiles: setup(cp) declares their keys and state; loop(cp, now) runs every loop()
         self._loops = tuple([p.loop for p in self.profiles if hasattr(p, "loop")])
         self.cache = AuthorizationCache(store)

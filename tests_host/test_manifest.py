@@ -58,7 +58,7 @@ LIBRARY = [("metadata", VERSION), ("package", "mpy_ocpp", 3)]
 
 def test_ocpp201_is_frozen_only_when_asked_for(monkeypatch):
     v201 = {"ocpp201.py", "schema201.py", "device_model.py", "provisioning.py", "availability.py",
-            "remote_control.py", "certificates.py", "transactions.py", "negotiation.py"}
+            "remote_control.py", "transactions.py", "negotiation.py"}
     every = {p.name for p in (ROOT / "mpy_ocpp").glob("*.py")}
     monkeypatch.delenv("MPY_OCPP_201", raising=False)
     freeze({}, "/b")
@@ -70,7 +70,7 @@ def test_ocpp201_is_frozen_only_when_asked_for(monkeypatch):
     freeze({}, "/b")
     assert set(FILES["mpy_ocpp"]) == every - {
         "ocpp16.py", "core.py", "schema.py", "local_auth_list.py", "reservation.py", "smart_charging.py",
-        "remote_trigger.py", "firmware_management.py", "http.py", "negotiation.py"}
+        "remote_trigger.py", "firmware_management.py", "http.py", "security.py", "negotiation.py"}
     assert "ocpp201.py" in FILES["mpy_ocpp"] and "chargepoint.py" in FILES["mpy_ocpp"]
 
 

@@ -37,10 +37,10 @@ OUT_DIR = ROOT / "build" / "bench"
 PKG = "mpy_ocpp"
 # feature-profile modules, and helper modules that belong to one of them
 PROFILES = ("local_auth_list", "reservation", "smart_charging", "remote_trigger",
-            "firmware_management")
-HELPERS = {"http": "firmware_management"}
+            "firmware_management", "security")
+HELPERS = {"http": "firmware_management", "certificates": "security"}
 # OCPP 2.0.1: measured as a build of its own (build_201), beside the 1.6 ones
-V201 = ("ocpp201", "schema201", "device_model", "provisioning", "availability", "remote_control", "certificates", "transactions", "negotiation")
+V201 = ("ocpp201", "schema201", "device_model", "provisioning", "availability", "remote_control", "transactions", "negotiation")
 
 MICROOCPP = {"flash": 121170, "heap_idle": 12308, "heap_peak": 21916, "init_ms": 21,
              "idle_ms": 0.05, "getconf_ms": 5.4}
@@ -121,7 +121,7 @@ def build_201(sizes):
     if "ocpp201" not in sizes:
         return None
     return ("2.0.1", [m for m in sizes if profile_of(m) is None and m not in ("ocpp16", "core", "schema")]
-            + [m for m in sizes if profile_of(m) == "2.0.1" and m != "negotiation"])
+            + [m for m in sizes if profile_of(m) == "2.0.1" and m != "negotiation"] + ["certificates"])
 
 
 def build_dir(all_dir, label, mods):

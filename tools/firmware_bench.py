@@ -56,7 +56,7 @@ BOARDS = (("esp32", "boards/ESP32_GENERIC"), ("rp2", "boards/RPI_PICO_W"), ("rp2
 LOG = []  # commands run, for the report
 # OCPP 2.0.1's modules: manifest.py freezes them only with MPY_OCPP_201=1 in the environment
 V201 = () if os.environ.get("MPY_OCPP_201") == "1" else ("ocpp201", "schema201", "device_model", "provisioning",
-                                                             "availability", "remote_control", "certificates", "transactions", "negotiation")
+                                                             "availability", "remote_control", "transactions", "negotiation")
 
 
 def say(*a):
@@ -280,7 +280,7 @@ def calls():
 
 
 OPTIONAL = ("local_auth_list", "reservation", "smart_charging", "remote_trigger",
-            "firmware_management", "http")  # http: firmware_management's transfers
+            "firmware_management", "http", "security", "certificates")  # http, certificates: helpers
 
 
 def script(name, core=False):

@@ -30,6 +30,8 @@ CALLS = (
     "GetDiagnostics", "GetLocalListVersion", "RemoteStartTransaction", "RemoteStopTransaction",
     "ReserveNow", "Reset", "SendLocalList", "SetChargingProfile", "TriggerMessage",
     "UnlockConnector", "UpdateFirmware",
+    # the Security extension (whitepaper ed. 3) built so far: security.py
+    "DeleteCertificate", "GetInstalledCertificateIds", "InstallCertificate",
 )
 # CP -> CSMS actions: the charge point validates their responses.
 SENT = (

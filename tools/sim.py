@@ -71,7 +71,7 @@ def usage():
 
 # Feature profiles the simulator runs with, those of them that this build has.
 PROFILES = ("local_auth_list", "reservation", "smart_charging", "remote_trigger",
-            "firmware_management")
+            "firmware_management", "security")
 
 
 def profiles():

@@ -13,7 +13,7 @@ from mpy_ocpp import ChargePoint  # noqa: E402
 from mpy_ocpp.store import Store  # noqa: E402
 
 PROFILES = ("local_auth_list", "reservation", "smart_charging", "remote_trigger",
-            "firmware_management")
+            "firmware_management", "security")
 mods = profile_modules(PROFILES)
 IMPORT_US = time.ticks_diff(time.ticks_us(), t0)
 STATE = sys.argv[2]

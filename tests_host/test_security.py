@@ -1,0 +1,49 @@
+"""The OCPP 1.6 Security extension (whitepaper edition 3), as far as it is built: certificate
+management on the store OCPP 2.0.1 uses. tools/sim.py against tools/csms.py over a real
+WebSocket, on CPython and on the MicroPython unix port; the CSMS checks every frame against
+the Security extension's schemas shipped with the `ocpp` package. The hash data is checked
+against `cryptography`'s OCSP CertID."""
+import pytest
+
+from tests_host import simproc
+from tests_host.test_ocpp201_e2e import _cert_id, _root
+
+pytestmark = pytest.mark.parametrize("runtime", simproc.RUNTIMES)
+
+
+def test_certificates_in_1_6_and_then_in_2_0_1(runtime, csms_factory, sims):
+    import trustme
+    csms = csms_factory(versions=("ocpp1.6",))  # 2.0.1 too, later
+    sim = sims(runtime, server=csms, booted=True, ocpp="2.0.1,1.6")
+    assert sim.status()["ocpp"] == "1.6"
+    call = lambda a, p: csms.call("CP_1", a, p)  # noqa: E731
+    conf = call("GetConfiguration", {"key": ["CertificateStoreMaxLength", "AdditionalRootCertificateCheck"]})
+    assert {k["key"]: (k["value"], k["readonly"]) for k in conf["configurationKey"]} == {
+        "CertificateStoreMaxLength": ("8", True), "AdditionalRootCertificateCheck": ("false", True)}
+    ca = trustme.CA()
+    csms_root, maker_root = ca.cert_pem.bytes(), _root(0x0384DB91A06C)  # a leading zero nibble
+    leaf = ca.issue_cert("cs.example").cert_chain_pems[0].bytes()
+    kinds = ("CentralSystemRootCertificate", "ManufacturerRootCertificate")
+    for kind in kinds:
+        assert call("GetInstalledCertificateIds", {"certificateType": kind}) == {"status": "NotFound"}
+    for kind, pem in zip(kinds, (csms_root, maker_root)):
+        assert call("InstallCertificate", {"certificateType": kind, "certificate": pem.decode()}) == {
+            "status": "Accepted"}
+    for bad in ("not a certificate", leaf.decode()):  # a leaf is no root
+        assert call("InstallCertificate", {"certificateType": kinds[0], "certificate": bad}) == {
+            "status": "Rejected"}
+    for kind, pem in zip(kinds, (csms_root, maker_root)):
+        assert call("GetInstalledCertificateIds", {"certificateType": kind}) == {
+            "status": "Accepted", "certificateHashData": [_cert_id(pem)]}
+    # the only Central System root stays (TLS would trust nothing); the other one goes
+    assert call("DeleteCertificate", {"certificateHashData": _cert_id(csms_root)}) == {"status": "Failed"}
+    assert call("DeleteCertificate", {"certificateHashData": _cert_id(maker_root)}) == {"status": "Accepted"}
+    assert call("DeleteCertificate", {"certificateHashData": _cert_id(maker_root)}) == {"status": "NotFound"}
+    assert csms.violations == []
+    # the same store under 2.0.1: the root installed in 1.6 is its CSMSRootCertificate
+    csms.versions = ("ocpp1.6", "ocpp2.0.1")
+    csms.disconnect("CP_1")  # the next handshake gets 2.0.1, the charge point's first choice
+    sim.wait_status(lambda s: s["ocpp"] == "2.0.1" and s["online"], timeout=20)
+    assert call("GetInstalledCertificateIds", {}) == {"status": "Accepted", "certificateHashDataChain": [
+        {"certificateType": "CSMSRootCertificate", "certificateHashData": _cert_id(csms_root)}]}
+    assert csms.violations == []
