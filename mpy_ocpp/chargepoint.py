@@ -50,7 +50,7 @@ class ChargePoint:
         self.cache = AuthorizationCache(store)
         self.connectors = [Connector(self, i) for i in range(connectors + 1)]
         # the profiles' state, set by their setup(); None = the profile is not in this build
-        self.local_list = self.reservation = self.smart_charging = self.firmware = None
+        self.local_list = self.reservation = self.smart_charging = self.firmware = self.security = None
         self.boot_reason = "PowerUp"  # 2.0.1 BootNotification reason (provisioning.setup, a board)
         if not versions:  # imported only then: a 2.0.1-only build carries no 1.6 module
             from . import ocpp16
@@ -229,6 +229,8 @@ class ChargePoint:
             self.queue.insert(0, p[1])  # sent or not, it goes again
         if not online:
             self._offer()
+            if "HTTP 401" in (self.transport.error or ""):
+                self.security_event("FailedToAuthenticateAtCentralSystem")
         elif self._nego:
             self._nego.chosen(self, getattr(self.transport, "subprotocol", None))
 
@@ -249,6 +251,7 @@ class ChargePoint:
             if e[_TX] is None and e[_PRIO] >= _NORMAL:
                 log("queue full, %s dropped" % e[_ACTION])
                 self.queue.remove(e)
+                self._failed(e)
                 return True
         return False
 
@@ -330,11 +333,14 @@ class ChargePoint:
                 log("message too large, dropped" + (" (call %s)" % mid if mid else ""))
             else:
                 log("invalid frame: %s" % text[:80])
+                self.security_event("InvalidMessages", text[:80])
             if mid:
                 self.send_error(mid, "FormationViolation",
                                 "Message too large" if big else "Not a valid OCPP-J frame")
         except (RuntimeError, MemoryError, OverflowError, ValueError) as e:  # the last line:
             log("message dropped: %r" % e)  # what deep or huge input can raise, anywhere
+            if type(e) is MemoryError:
+                self.security_event("MemoryExhaustion")
         return None
 
     def _dispatch(self, msg):
@@ -407,7 +413,7 @@ class ChargePoint:
         if res is None:
             self._boot_due = later(now, 30)
             return
-        clock.set_iso(res["currentTime"])
+        self._clock(res["currentTime"])
         interval = res["interval"]
         if res["status"] == "Accepted":
             self.accepted = True
@@ -420,7 +426,12 @@ class ChargePoint:
 
     def _heartbeat(self, res):
         if res:
-            clock.set_iso(res["currentTime"])
+            self._clock(res["currentTime"])
+
+    def _clock(self, text):
+        was = clock.known and clock.now()
+        if clock.set_iso(text) and (not was or abs(clock.now() - was) > 60):
+            self.security_event("SettingSystemTime", text)
 
     # services for the connectors and the profiles
 
@@ -529,6 +540,12 @@ class ChargePoint:
             return None
         return available or not any(c.tx for c in cs)
 
+    def security_event(self, kind, info=None):
+        """A security event (the whitepaper's types, e.g. TamperDetectionActivated) for the
+        CSMS; nothing without security.py in the build."""
+        if self.security:
+            self.security.add(kind, info)
+
     def remote_stop(self, tid):
         """RemoteStopTransaction (1.6), RequestStopTransaction (2.0.1): the status to answer."""
         for c in self.connectors:
@@ -581,6 +598,7 @@ class ChargePoint:
             self._align()
         elif name == "AuthorizationKey":
             self._rekey = True
+            self.security_event("ReconfigurationOfSecurityParameters", name)
         elif name == "WebSocketPingInterval":
             self._set_ping()
         elif name == "AuthorizationCacheEnabled" and not v[name]:

@@ -67,6 +67,7 @@ def Reset(cp, p):
     if cp.on_reset is None:
         return {"status": "Rejected"}
     hard = p["type"] == "Hard"
+    cp.security_event("ResetOrReboot", p["type"])
     for c in cp.connectors:
         c.end("HardReset" if hard else "SoftReset")
     # the hook runs once the StopTransactions are out, or after 15 s

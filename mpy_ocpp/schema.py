@@ -40,6 +40,7 @@ _SENT = (
     'StartTransaction',
     'StatusNotification',
     'StopTransaction',
+    'SecurityEventNotification',
 )
 
 T = (
@@ -177,6 +178,8 @@ T = (
     (0,),
     # 64 StopTransactionResponse
     (0, 'idTagInfo', 4),
+    # 65 SecurityEventNotificationResponse
+    (0,),
 )
 
 

@@ -74,6 +74,7 @@ _SENT = (
     'MeterValues',
     'NotifyEvent',
     'NotifyReport',
+    'SecurityEventNotification',
     'StatusNotification',
     'TransactionEvent',
 )
@@ -269,9 +270,11 @@ T = (
     (0, 'customData', 0),
     # 86 NotifyReportResponse
     (0, 'customData', 0),
-    # 87 StatusNotificationResponse
+    # 87 SecurityEventNotificationResponse
     (0, 'customData', 0),
-    # 88 TransactionEventResponse
+    # 88 StatusNotificationResponse
+    (0, 'customData', 0),
+    # 89 TransactionEventResponse
     (0, 'customData', 0, 'totalCost', 5, 'chargingPriority', 1, 'idTokenInfo', 17,
      'updatedPersonalMessage', 18),
 )

@@ -47,3 +47,38 @@ def test_certificates_in_1_6_and_then_in_2_0_1(runtime, csms_factory, sims):
     assert call("GetInstalledCertificateIds", {}) == {"status": "Accepted", "certificateHashDataChain": [
         {"certificateType": "CSMSRootCertificate", "certificateHashData": _cert_id(csms_root)}]}
     assert csms.violations == []
+
+
+def events(csms, since=0):
+    return [p["type"] for p in csms.received("CP_1", "SecurityEventNotification", since)]
+
+
+def test_security_events_critical_ones_survive_a_restart(runtime, csms_factory, sims):
+    csms = csms_factory(versions=("ocpp1.6",))
+    sim = sims(runtime, server=csms, booted=True, ocpp="1.6")
+    csms.wait_for(lambda: events(csms) == ["StartupOfTheDevice"])  # the clock was right already
+    csms.current_time = "2031-01-01T00:00:00Z"  # the CSMS moves it: the next Heartbeat sets it
+    assert csms.call("CP_1", "TriggerMessage", {"requestedMessage": "Heartbeat"}) == {"status": "Accepted"}
+    csms.wait_for(lambda: "SettingSystemTime" in events(csms))
+    assert csms.received("CP_1", "SecurityEventNotification")[-1]["techInfo"] == "2031-01-01T00:00:00Z"
+    csms.send_raw("CP_1", '[2, "bad-1", "Reset", {"type": ')  # cut short: not JSON
+    csms.wait_for(lambda: "InvalidMessages" in events(csms))
+    assert csms.call("CP_1", "ChangeConfiguration", {"key": "AuthorizationKey",
+                                                     "value": "0123456789abcdef0123"}) == {"status": "Accepted"}
+    csms.wait_for(lambda: "ReconfigurationOfSecurityParameters" in events(csms))
+    # a critical event while the CSMS is away, then the charger restarts: it comes once, first
+    port = csms.port
+    csms.stop()
+    sim.wait_status(lambda s: not s["online"])
+    sim.cmd("event TamperDetectionActivated", "event InvalidFirmwareSignature", "wait 0.3")
+    sim.status()
+    sim.stop()
+    mark = csms.mark()
+    csms.start(port=port)
+    sim = sims(runtime, server=csms, booted=True, ocpp="1.6")
+    csms.wait_for(lambda: events(csms, mark)[:3] == ["TamperDetectionActivated", "StartupOfTheDevice",
+                                                     "SettingSystemTime"], timeout=20)
+    sim.cmd("wait 0.5")
+    assert events(csms).count("TamperDetectionActivated") == 1
+    assert "InvalidFirmwareSignature" not in events(csms)  # not critical: it went with the process
+    assert csms.violations == []

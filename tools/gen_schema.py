@@ -37,7 +37,7 @@ CALLS = (
 SENT = (
     "Authorize", "BootNotification", "DataTransfer", "DiagnosticsStatusNotification",
     "FirmwareStatusNotification", "Heartbeat", "MeterValues", "StartTransaction",
-    "StatusNotification", "StopTransaction",
+    "StatusNotification", "StopTransaction", "SecurityEventNotification",
 )
 
 # OCPP 2.0.1: every CSMS -> CP action; those with tables so far (the use cases built); the
@@ -59,7 +59,8 @@ CALLS_201 = ("ChangeAvailability", "ClearCache", "DataTransfer", "DeleteCertific
              "RequestStartTransaction", "RequestStopTransaction", "Reset", "SetVariables",
              "TriggerMessage", "UnlockConnector")
 SENT_201 = ("Authorize", "BootNotification", "DataTransfer", "Heartbeat", "MeterValues",
-            "NotifyEvent", "NotifyReport", "StatusNotification", "TransactionEvent")
+            "NotifyEvent", "NotifyReport", "SecurityEventNotification", "StatusNotification",
+            "TransactionEvent")
 
 ARR, STR, DT, INT, NUM, BOOL, ANY = range(-1, -8, -1)  # = _ARR.._ANY in mpy_ocpp/validate.py
 IGNORED = {"$schema", "$id", "title", "description", "javaType", "comment", "default",

@@ -46,6 +46,7 @@ COMMANDS = (
      " with ID -...) at connector N"),
     ("evready", "N 0|1", "the EV on connector N asks for power (1, the default) or not (0)"),
     ("fault", "N CODE", "connector N (0: the charge point) reports a ChargePointErrorCode"),
+    ("event", "KIND", "a security event of the whitepaper's KIND (e.g. TamperDetectionActivated)"),
     ("wait", "SECONDS", "take the next command only after SECONDS (the charge point runs on)"),
     ("status", "", "the state of the charge point as one JSON line on stdout"),
     ("help", "", "this list"),
@@ -347,12 +348,14 @@ class Sim:
             raise Usage("0 or 1 expected")
         if "CODE" in spec and args[1] not in ERROR_CODES:
             raise Usage("CODE is one of " + ", ".join(ERROR_CODES))
+        if "KIND" in spec and len(args[0]) > 50:
+            raise Usage("a KIND has at most 50 characters")
         if "SECONDS" in spec:
             args[0] = number(args[0], "SECONDS", 0, 86400, float)
         return args
 
     def _command(self, cmd, args):
-        hw = self.hw[args[0]] if args and cmd not in ("wait", "tag", "token") else None
+        hw = self.hw[args[0]] if args and cmd not in ("wait", "tag", "token", "event") else None
         if cmd == "plug":
             hw.plugged = True
         elif cmd == "unplug":
@@ -366,6 +369,8 @@ class Sim:
             hw.ev_ready = args[1] == "1"
         elif cmd == "fault":
             hw.fault = None if args[1] == "NoError" else args[1]
+        elif cmd == "event":
+            self.cp.security_event(args[0])
         elif cmd == "wait":
             self.wait_until = ticks_add(ticks_ms(), int(args[0] * 1000))
         elif cmd == "status":
