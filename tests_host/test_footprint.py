@@ -42,6 +42,8 @@ def _measure(d, label):
     sizes = bench.compile_all(d / "all")
     blds = bench.builds(sizes)
     label, mods = {"core": blds[0], "full": blds[-1], "2.0.1": bench.build_201(sizes)}[label]
+    if label == "full":  # the six 1.6 profiles the bounds were set for (the Security extension
+        mods = [m for m in mods if bench.profile_of(m) != "security"]  # is issue 12's, not yet bounded)
     bdir = d / label
     for m in mods:
         rel = Path(bench.PKG) / (m.replace(".", "/") + ".mpy")

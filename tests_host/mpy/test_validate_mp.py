@@ -54,6 +54,10 @@ VALID = (
     ("RemoteStopTransaction", {"transactionId": 12}),
     ("ReserveNow", {"connectorId": 1, "expiryDate": "2024-06-01T10:00:00.123456Z",
                     "idTag": "TAG1", "reservationId": 9, "parentIdTag": "P"}),
+    ("DeleteCertificate", {"certificateHashData": {"hashAlgorithm": "SHA256", "issuerNameHash": "ab",
+                                                   "issuerKeyHash": "cd", "serialNumber": "1f"}}),
+    ("GetInstalledCertificateIds", {"certificateType": "ManufacturerRootCertificate"}),
+    ("InstallCertificate", {"certificateType": "CentralSystemRootCertificate", "certificate": "PEM"}),
     ("Reset", {"type": "Hard"}),
     ("Reset", {"type": "Soft"}),
     ("SendLocalList", {"listVersion": 2, "updateType": "Full", "localAuthorizationList": [
@@ -74,6 +78,7 @@ VALID = (
     ("FirmwareStatusNotificationResponse", {}),
     ("HeartbeatResponse", {"currentTime": "2024-01-01T00:00:00.5+00:00"}),
     ("MeterValuesResponse", {}),
+    ("SecurityEventNotificationResponse", {}),
     ("StartTransactionResponse", {"idTagInfo": {"status": "ConcurrentTx"}, "transactionId": 1}),
     ("StatusNotificationResponse", {}),
     ("StopTransactionResponse", {}),
@@ -170,7 +175,7 @@ def test_every_action_has_an_example():
     names = [n for n, _ in VALID]
     for a in CALLS:
         assert a in names, a
-    assert len(set(names)) == len(CALLS) + 10
+    assert len(set(names)) == len(CALLS) + 11
 
 
 def test_invalid_examples():
@@ -179,7 +184,7 @@ def test_invalid_examples():
 
 
 def test_spec_lookup():
-    assert len(CALLS) == 19 and "Reset" in CALLS and "BootNotification" not in CALLS
+    assert len(CALLS) == 22 and "Reset" in CALLS and "BootNotification" not in CALLS
     for name, _ in VALID:
         assert spec(name) is not None, name
     for name in ("", "Response", "Boot", "BootNotification", "ResetResponse", "Foo",
