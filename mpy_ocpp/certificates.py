@@ -15,6 +15,27 @@ MAX = const(8)  # certificates installed at most
 _CSMS = "CSMSRootCertificate"
 
 
+def setup(cp):  # the transport trusts the CSMS roots installed here (see trust)
+    cp.trust = trust
+    cp.trusted = []
+
+
+def trust(cp):
+    """Before a handshake: the transport (its trust(der), if it has one) adds the CSMS roots
+    installed since the last time, beside the CA the firmware gave it. One deleted stays
+    trusted until a reboot; the firmware's CA always is (a wrong root cannot lock it out)."""
+    f = getattr(cp.transport, "trust", None)
+    if f is None:
+        return
+    for e in installed(cp):
+        if e[0] == _CSMS and e[4] not in cp.trusted:
+            try:
+                f(der(cp.store.load("cert%d.json" % e[4], "")))
+            except (ValueError, OSError) as x:  # not a certificate TLS can use: skipped
+                log("certificate %d not trusted: %s" % (e[4], x))
+            cp.trusted.append(e[4])
+
+
 def installed(cp):
     """[[certificateType, issuerNameHash, issuerKeyHash, serialNumber, n], ...] (the index)."""
     return cp.store.load(_INDEX, [], lambda d: type(d) is list and all(

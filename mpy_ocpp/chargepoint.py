@@ -51,6 +51,7 @@ class ChargePoint:
         self.connectors = [Connector(self, i) for i in range(connectors + 1)]
         # the profiles' state, set by their setup(); None = the profile is not in this build
         self.local_list = self.reservation = self.smart_charging = self.firmware = self.security = None
+        self.trust = None  # f(cp) before each handshake: certificates.trust, where installed
         self.boot_reason = "PowerUp"  # 2.0.1 BootNotification reason (provisioning.setup, a board)
         if not versions:  # imported only then: a 2.0.1-only build carries no 1.6 module
             from . import ocpp16
@@ -199,8 +200,13 @@ class ChargePoint:
 
     def _connect(self):
         key = self.config.values["AuthorizationKey"]  # Basic auth only with a key (profile 1/2)
-        self._offer()
+        self._prepare()
         self.transport.connect(self.id if key else None, key or None)
+
+    def _prepare(self):
+        self._offer()
+        if self.trust:
+            self.trust(self)
 
     def _offer(self):
         """What the transport offers at its next handshake: every version, but only the one
@@ -227,8 +233,8 @@ class ChargePoint:
         if p and not online:
             self.pending = None
             self.queue.insert(0, p[1])  # sent or not, it goes again
-        if not online:
-            self._offer()
+        if not online:  # the transport reconnects by itself: set up its next handshake
+            self._prepare()
             if "HTTP 401" in (self.transport.error or ""):
                 self.security_event("FailedToAuthenticateAtCentralSystem")
         elif self._nego:

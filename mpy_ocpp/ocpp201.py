@@ -30,6 +30,7 @@ _BLOCKS = (device_model, provisioning, availability, remote_control, certificate
 
 
 def setup(cp):
+    certificates.setup(cp)
     device_model.setup(cp)
     provisioning.setup(cp)
 

@@ -23,6 +23,7 @@ def setup(cp):
     d = cp.config.declare
     d("CertificateStoreMaxLength", INT, certificates.MAX, RO)
     d("AdditionalRootCertificateCheck", BOOL, False, RO)  # no fallback root to check against
+    certificates.setup(cp)
     cp.security = Events(cp)
 
 

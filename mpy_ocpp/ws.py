@@ -230,6 +230,10 @@ class WebSocket:
         self._bo = self._bmin
         self._at = ticks_ms()
 
+    def trust(self, der):  # one more CA certificate (DER) for the next handshakes (wss://)
+        if self.ctx:
+            self.ctx.load_verify_locations(cadata=der)
+
     def offer(self, subprotocols):  # the subprotocols of the next handshakes, in this order
         self.subprotocols = tuple(subprotocols)
 

@@ -82,3 +82,36 @@ def test_security_events_critical_ones_survive_a_restart(runtime, csms_factory, 
     assert events(csms).count("TamperDetectionActivated") == 1
     assert "InvalidFirmwareSignature" not in events(csms)  # not critical: it went with the process
     assert csms.violations == []
+
+
+def test_an_installed_central_system_root_is_trusted(runtime, csms_factory, sims, tls, tmp_path):
+    # the CSMS moves to a server certificate of another CA: it installs that CA's root first,
+    # and the charge point, given only the old CA, connects to the new server
+    import ssl
+    import trustme
+    new_ca = trustme.CA()
+    new_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    new_ca.issue_cert("localhost", "127.0.0.1").configure_cert(new_ctx)
+    csms = csms_factory(versions=("ocpp1.6",), ssl_context=tls.server_context)
+    sim = sims(runtime, server=csms, booted=True, ocpp="1.6", ca=tls.ca_der)
+    port = csms.port
+    csms.stop()
+    csms.ssl_context = new_ctx  # not trusted yet: refused
+    mark = csms.mark()
+    csms.start(port=port)
+    sim.cmd("wait 3")
+    assert not sim.status(timeout=10)["online"] and csms.received("CP_1", since=mark) == []
+    csms.stop()
+    csms.ssl_context = tls.server_context
+    csms.start(port=port)
+    sim.wait_status(lambda s: s["online"], timeout=30)
+    assert csms.call("CP_1", "InstallCertificate", {"certificateType": "CentralSystemRootCertificate",
+                                                    "certificate": new_ca.cert_pem.bytes().decode()}) == {
+        "status": "Accepted"}
+    csms.stop()
+    csms.ssl_context = new_ctx
+    mark = csms.mark()
+    csms.start(port=port)
+    csms.wait_for(lambda: csms.received("CP_1", "Heartbeat", since=mark) or csms.connected("CP_1"), timeout=30)
+    sim.wait_status(lambda s: s["online"], timeout=10)
+    assert csms.violations == []
