@@ -115,3 +115,18 @@ def test_an_installed_central_system_root_is_trusted(runtime, csms_factory, sims
     csms.wait_for(lambda: csms.received("CP_1", "Heartbeat", since=mark) or csms.connected("CP_1"), timeout=30)
     sim.wait_status(lambda s: s["online"], timeout=10)
     assert csms.violations == []
+
+
+def test_extended_trigger_message(runtime, csms_factory, sims):
+    csms = csms_factory(versions=("ocpp1.6",))
+    sims(runtime, server=csms, booted=True, ocpp="1.6")
+    trig = lambda what, **p: csms.call("CP_1", "ExtendedTriggerMessage", dict(p, requestedMessage=what))  # noqa: E731
+    mark = csms.mark()
+    assert trig("Heartbeat") == {"status": "Accepted"}
+    assert trig("StatusNotification", connectorId=2) == {"status": "Accepted"}
+    csms.wait_action("CP_1", "Heartbeat", since=mark)
+    csms.wait_action("CP_1", "StatusNotification", since=mark, where=lambda p: p["connectorId"] == 2)
+    assert trig("StatusNotification", connectorId=7) == {"status": "Rejected"}  # no such connector
+    for what in ("LogStatusNotification", "FirmwareStatusNotification", "SignChargePointCertificate"):
+        assert trig(what) == {"status": "NotImplemented"}  # GetLog, signed firmware, SignCertificate: to come
+    assert csms.violations == []

@@ -31,7 +31,7 @@ CALLS = (
     "ReserveNow", "Reset", "SendLocalList", "SetChargingProfile", "TriggerMessage",
     "UnlockConnector", "UpdateFirmware",
     # the Security extension (whitepaper ed. 3) built so far: security.py
-    "DeleteCertificate", "GetInstalledCertificateIds", "InstallCertificate",
+    "DeleteCertificate", "ExtendedTriggerMessage", "GetInstalledCertificateIds", "InstallCertificate",
 )
 # CP -> CSMS actions: the charge point validates their responses.
 SENT = (

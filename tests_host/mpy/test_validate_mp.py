@@ -57,6 +57,7 @@ VALID = (
     ("DeleteCertificate", {"certificateHashData": {"hashAlgorithm": "SHA256", "issuerNameHash": "ab",
                                                    "issuerKeyHash": "cd", "serialNumber": "1f"}}),
     ("GetInstalledCertificateIds", {"certificateType": "ManufacturerRootCertificate"}),
+    ("ExtendedTriggerMessage", {"requestedMessage": "SignChargePointCertificate", "connectorId": 1}),
     ("InstallCertificate", {"certificateType": "CentralSystemRootCertificate", "certificate": "PEM"}),
     ("Reset", {"type": "Hard"}),
     ("Reset", {"type": "Soft"}),
@@ -184,7 +185,7 @@ def test_invalid_examples():
 
 
 def test_spec_lookup():
-    assert len(CALLS) == 22 and "Reset" in CALLS and "BootNotification" not in CALLS
+    assert len(CALLS) == 23 and "Reset" in CALLS and "BootNotification" not in CALLS
     for name, _ in VALID:
         assert spec(name) is not None, name
     for name in ("", "Response", "Boot", "BootNotification", "ResetResponse", "Foo",
