@@ -42,6 +42,9 @@ class Events:
         e = [kind[:50], clock.iso(), info and str(info)[:255]]
         log("security event %s%s" % (kind, ": " + e[2] if e[2] else ""))
         if kind not in CRITICAL:
+            for q in self.cp.queue:  # one of a kind waiting at a time: a flood is one message
+                if q[1] == "SecurityEventNotification" and q[2]["type"] == kind:
+                    return False
             return self.cp.call("SecurityEventNotification", _payload(e))
         self.owed.append(e)
         del self.owed[:-_KEEP]  # a bounded file: the oldest goes (it was logged)

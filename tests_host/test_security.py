@@ -130,3 +130,18 @@ def test_extended_trigger_message(runtime, csms_factory, sims):
     for what in ("LogStatusNotification", "FirmwareStatusNotification", "SignChargePointCertificate"):
         assert trig(what) == {"status": "NotImplemented"}  # GetLog, signed firmware, SignCertificate: to come
     assert csms.violations == []
+
+
+def test_a_flood_of_invalid_frames_is_a_few_security_events(runtime, csms_factory, sims):
+    # a hostile peer's garbage must not crowd the queue: one InvalidMessages waits at a time
+    csms = csms_factory(versions=("ocpp1.6",))
+    sim = sims(runtime, server=csms, booted=True, ocpp="1.6")
+    csms.wait_for(lambda: events(csms) == ["StartupOfTheDevice"])
+    for i in range(40):
+        csms.send_raw("CP_1", "not a frame %d" % i)
+    sim.cmd("plug 1", "tag 1 CARD")
+    csms.wait_action("CP_1", "StartTransaction")
+    sim.cmd("wait 0.5")
+    sim.status()
+    assert 1 <= events(csms).count("InvalidMessages") <= 3, events(csms)
+    assert csms.violations == []

@@ -27,6 +27,7 @@ TYPES = {  # a wrong type inside the right shape, per file (config.json: the key
     "smart_charging.json": [[1, 0, 0, 0, 0, 0, None, None, 100, None, "no", None, [[0, 160, None]], None]],
     "firmware.json": ["get", 5, 0, 1, 1],
     "started.json": [["1", 5, 1, "A", 10]],
+    "secevents.json": [["ResetOrReboot", 5, None]],
 }
 
 

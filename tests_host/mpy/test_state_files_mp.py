@@ -7,13 +7,13 @@ import json
 import os
 
 from mpy_ocpp import (ChargePoint, clock, config, firmware_management, journal, local_auth_list,
-                      remote_trigger, reservation, smart_charging)
+                      remote_trigger, reservation, security, smart_charging)
 from mpy_ocpp import store as store_mod
 from mpy_ocpp.store import Store
 from mpy_ocpp.transaction import _FIELDS, Transaction
 from tests_host.mpy.fakes import Link, state_dir
 
-PROFILES = (local_auth_list, reservation, smart_charging, remote_trigger, firmware_management)
+PROFILES = (local_auth_list, reservation, smart_charging, remote_trigger, firmware_management, security)
 KEY = "0123456789abcdef0123456789abcdef"
 LOG = []
 
@@ -101,6 +101,9 @@ CASES = (
     ("started.json", _j([[1, 5, 1, "A", 10]]), [_j(d) for d in (
         {}, [[1, 2]], [["1", 5, 1, "A", 10]], [[1, 5, 9, "A", 10]], [[1, 5, 1, None, 10]],
         [[0, 5, 1, "A", 10]], [[1, None, 1, "A", 10]])]),
+    ("secevents.json", _j([["ResetOrReboot", "2026-01-01T00:00:00Z", None]]), [_j(d) for d in (
+        {}, [["A"]], [[1, "2026-01-01T00:00:00Z", None]], [["A", None, None]], [["A", "t", 5]], [5],
+        ["ResetOrReboot"])]),
     ("locallist.bin", _ll(b"A", b"B"), [
         _ll(b"A", status=255), _ll(b"B", b"A"), _ll(b"A", b"A"), _ll(b"\xff\xfe"), _ll(b""),
         _ll(b"A") + b"\x00" * 10, (1).to_bytes(4, "little") + b"\xff" * 90]),
@@ -125,6 +128,8 @@ def _defaults(name, cp):
         return cp.firmware._st == 0
     if name == "locallist.bin":
         return cp.local_list.version == 0 and cp.local_list.count == 0
+    if name == "secevents.json":
+        return cp.security.owed == []
     return cp.journal.txs == []
 
 
