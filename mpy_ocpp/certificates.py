@@ -23,12 +23,16 @@ def setup(cp):  # the transport trusts the CSMS roots installed here (see trust)
 def trust(cp):
     """Before a handshake: the transport (its trust(der), if it has one) adds the CSMS roots
     installed since the last time, beside the CA the firmware gave it. One deleted stays
-    trusted until a reboot; the firmware's CA always is (a wrong root cannot lock it out)."""
+    trusted until a reboot (a TLS context only grows: at most MAX are added per boot); the
+    firmware's CA always is (a wrong root cannot lock it out)."""
     f = getattr(cp.transport, "trust", None)
     if f is None:
         return
     for e in installed(cp):
         if e[0] == _CSMS and e[4] not in cp.trusted:
+            if len(cp.trusted) >= MAX:
+                log("certificate %d trusted after a reboot" % e[4])
+                continue
             try:
                 f(der(cp.store.load("cert%d.json" % e[4], "")))
             except (ValueError, OSError) as x:  # not a certificate TLS can use: skipped
