@@ -17,7 +17,7 @@ _CSMS = "CSMSRootCertificate"
 
 def setup(cp):  # the transport trusts the CSMS roots installed here (see trust)
     cp.trust = trust
-    cp.trusted = []
+    cp.trusted = ()  # the numbers of those given to the transport (a tuple: no heap until one is)
 
 
 def trust(cp):
@@ -37,7 +37,7 @@ def trust(cp):
                 f(der(cp.store.load("cert%d.json" % e[4], "")))
             except (ValueError, OSError) as x:  # not a certificate TLS can use: skipped
                 log("certificate %d not trusted: %s" % (e[4], x))
-            cp.trusted.append(e[4])
+            cp.trusted += (e[4],)
 
 
 def installed(cp):

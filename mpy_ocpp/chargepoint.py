@@ -23,7 +23,7 @@ _TX = const(4)
 _AT = const(5)  # ticks when queued
 
 _AVAIL = "availability.json"
-MAX_CONNECTORS = const(32)  # each costs a Connector and a queued status: ~450 B of heap (32-bit)
+MAX_CONNECTORS = const(32)  # each costs a Connector and a queued status: ~250 B of heap (32-bit)
 
 
 def _bools(doc):

@@ -11,42 +11,38 @@ def later(now, seconds):
 
 
 class Connector:
+    # Defaults at class level: an instance dict holds only what was set (32-bit: 8 B a slot,
+    # and MicroPython sizes a dict by its entries). Mutable state is never shared here.
+    # inputs: callables read by loop() (None = the charger has no such input)
+    plugged = ev_ready = evse_ready = None
+    energy = None  # Wh
+    power = None  # W
+    error = None  # None, "NoError", an error code, or (code, info, vendorErrorCode[, fault])
+    occupied = None  # 2.0.1: a parking bay sensor (TxStartPoint ParkingBayOccupancy)
+    meters = ()  # more inputs: (measurand, read, phase), see measure()
+    # outputs
+    on_permission = None  # f(bool): may the EV draw current
+    on_limit = None  # f(limit or None), set by Smart Charging
+    on_unlock = None  # f() -> bool
+    available = True  # as set by ChangeAvailability (persisted by ChargePoint)
+    limit = _limit_out = None  # charging limit (A or W per the profile), None = none
+    permitted = False
+    session = None  # (idTag, parentIdTag, idToken type) authorized, waiting for the cable
+    cable_first = False  # the cable was in when the session began
+    seen = False  # the cable was in during the transaction (its removal may stop it)
+    tx = None
+    restored = finishing = False
+    status = reported_error = None  # last reported status and error
+    live = None  # the status as of the last loop(); reported once it lasted long enough
+    _since = _session_at = _mv_due = 0
+
     def __init__(self, cp, cid):
         self.cp = cp
         self.id = cid
-        # inputs: callables read by loop() (None = the charger has no such input)
-        self.plugged = None
-        self.ev_ready = None
-        self.evse_ready = None
-        self.energy = None  # Wh
-        self.power = None  # W
-        self.error = None  # None, "NoError", an error code, or (code, info, vendorErrorCode[, fault])
-        self.occupied = None  # 2.0.1: a parking bay sensor (TxStartPoint ParkingBayOccupancy)
-        self.meters = []  # more inputs: (measurand, read, phase), see measure()
-        # outputs
-        self.on_permission = None  # f(bool): may the EV draw current
-        self.on_limit = None  # f(limit or None), set by Smart Charging
-        self.on_unlock = None  # f() -> bool
-        self.available = True  # as set by ChangeAvailability (persisted by ChargePoint)
-        self.limit = None  # charging limit (A or W per the profile), None = none
-        self._limit_out = None
-        self.permitted = False
-        self.session = None  # (idTag, parentIdTag, idToken type) authorized, waiting for the cable
-        self.cable_first = False  # the cable was in when the session began
-        self.seen = False  # the cable was in during the transaction (its removal may stop it)
-        self.tx = None
-        self.restored = False
-        self.finishing = False
-        self.status = None  # last reported status and error
-        self.reported_error = None
-        self.live = None  # the status as of the last loop(); reported once it lasted long enough
-        self._since = 0
-        self._session_at = 0
-        self._mv_due = 0
 
     def measure(self, measurand, read, phase=None):
         """Add a meter input, e.g. measure("Voltage", lambda: v1, "L1-N")."""
-        self.meters.append((measurand, read, phase))
+        self.meters = self.meters + ((measurand, read, phase),)
 
     @property
     def operative(self):

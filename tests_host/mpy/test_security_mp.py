@@ -37,4 +37,4 @@ def test_a_transport_without_trust_is_left_alone():
     cp.store.save("cert1.json", _PEM)
     cp.store.save("certs.json", [["CSMSRootCertificate", "a", "b", "1", 1]])
     certificates.trust(cp)
-    assert cp.trusted == []
+    assert cp.trusted == ()
