@@ -23,10 +23,11 @@ def chosen(cp, protocol):
             log("OCPP %s chosen by the CSMS (was %s)" % (v.VERSION, cp.version))
             cp._use(v)
             cp.store.save(_VERSION, v.VERSION)
-            for e in cp.queue:
-                if e[4] is None:  # made for the other version: given up (their callbacks hear it)
+            old = cp.queue
+            cp.queue = [e for e in old if e[4] is not None]  # transaction messages stay
+            for e in old:  # the others were made for the other version: given up, and
+                if e[4] is None:  # their callbacks hear it (before the boot is due again below)
                     cp._failed(e)
-            cp.queue = [e for e in cp.queue if e[4] is not None]  # transaction messages stay
             cp.accepted = False
             cp._boot_due = ticks_ms()
             for c in cp.connectors:

@@ -1,8 +1,8 @@
 # OCPP 2.0.1 provisioning, B11-B12: Reset of the station, and the BootNotification reason
 # after it (RemoteReset). Immediate ends the transactions (ImmediateReset) and resets once
 # their events are out (or after 15 s); OnIdle answers Scheduled while a transaction runs and
-# resets when the last one has ended. A reset of one EVSE is Rejected: the firmware API has no EVSE-level restart (on_reset
-# restarts the station; it is called with hard=True).
+# resets when the last one has ended. A reset of one EVSE is Rejected: the firmware API has no
+# EVSE-level restart (on_reset restarts the station; it is called with hard=True).
 from .compat import ticks_ms
 from .connector import later
 

@@ -73,6 +73,8 @@ def loop(cp, now):
         s.add("StartupOfTheDevice")
     if s.owed and not s.out and cp.accepted and cp.online and ticks_diff(now, s.due) >= 0:
         s.out = cp.call("SecurityEventNotification", _payload(s.owed[0]), s._sent)
+        if not s.out:  # no room in the queue: again later, not at every loop()
+            s.due = later(now, 30)
 
 
 def _201(kind):  # a 1.6 certificateType as the store names it, and back
