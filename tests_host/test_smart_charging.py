@@ -275,6 +275,8 @@ def test_end_to_end(runtime, csms, tmp_path):
         assert scp(1, profile(3, "TxProfile", [(0, 10.0)], kind="Relative", transactionId=tx + 1)) == "Rejected"
         assert scp(1, profile(3, "TxProfile", [(0, 10.0)], kind="Relative", transactionId=tx)) == "Accepted"
         sim.wait_status(lambda s: s["connectors"][1]["limit"] == 10.0)
+        # the simulated EV draws within the limit: 10 A x 3 phases x 230 V, not its 11 kW
+        sim.wait_status(lambda s: s["connectors"][1]["power_w"] == 6900)
         comp = call("GetCompositeSchedule", {"connectorId": 1, "duration": 600, "chargingRateUnit": "W"})
         assert comp["status"] == "Accepted" and comp["connectorId"] == 1
         assert comp["chargingSchedule"]["chargingRateUnit"] == "W"

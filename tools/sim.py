@@ -18,7 +18,6 @@ from mpy_ocpp.chargepoint import MAX_CONNECTORS  # noqa: E402
 from mpy_ocpp.compat import log, ticks_add, ticks_diff, ticks_ms, url_quote  # noqa: E402
 from mpy_ocpp.rpc import dump  # noqa: E402
 from mpy_ocpp.store import Store  # noqa: E402
-from mpy_ocpp.ws import WebSocket  # noqa: E402
 
 OPTIONS = """usage: sim.py --url URL --id ID [options]   (commands on stdin: see below)
 
@@ -45,6 +44,7 @@ COMMANDS = (
     ("token", "N TYPE ID", "OCPP 2.0.1: an idToken of TYPE (ISO14443, KeyCode, Local, NoAuthorization"
      " with ID -...) at connector N"),
     ("evready", "N 0|1", "the EV on connector N asks for power (1, the default) or not (0)"),
+    ("power", "N W", "the EV on connector N draws W watts while charging (within the charging limit)"),
     ("fault", "N CODE", "connector N (0: the charge point) reports a ChargePointErrorCode"),
     ("event", "KIND", "a security event of the whitepaper's KIND (e.g. TamperDetectionActivated)"),
     ("wait", "SECONDS", "take the next command only after SECONDS (the charge point runs on)"),
@@ -144,6 +144,7 @@ class Hardware:
         self.fault = None
         self.relay = False
         self.rated = power
+        self.limit = None  # A per phase, from Smart Charging
         self.wh = 0.0
         self._t = ticks_ms()
 
@@ -153,16 +154,19 @@ class Hardware:
         self._t = now
 
     def power(self):
-        return self.rated if self.relay and self.plugged and self.ev_ready else 0
+        if not (self.relay and self.plugged and self.ev_ready):
+            return 0
+        return self.rated if self.limit is None else min(self.rated, int(self.limit * 690))  # 3 x 230 V
 
     def state(self):
         """What survives a kill of the simulator: the hardware is not the charge point."""
         self.tick()
         return [self.plugged, self.ev_ready, self.fault, self.wh,
-                int(time.time()) if self.power() else None]
+                int(time.time()) if self.power() else None, self.rated]
 
     def restore(self, st):
-        self.plugged, self.ev_ready, self.fault, self.wh, since = st
+        self.plugged, self.ev_ready, self.fault, self.wh, since = st[:5]
+        self.rated = st[5] if len(st) > 5 else self.rated
         if since is not None:  # the EV drew current until the relay dropped with the power
             self.wh += self.rated * max(0, int(time.time()) - since) / 3600
 
@@ -240,13 +244,23 @@ class Sim:
         self.hw = [Hardware(opts["--power"]) for _ in range(opts["--connectors"] + 1)]
         self.reboot = False
         self.wait_until = None
-        self.store = Store(opts["--state"] or "state/" + opts["--id"])
+        self.store = Store(self.state_dir())
         try:
             for hw, st in zip(self.hw, self.store.load("simhw.json", ())):
                 hw.restore(st)
         except (TypeError, ValueError):
             log("simhw.json: not the simulated hardware's state, ignored")
         self.boot()
+
+    def state_dir(self):
+        return self.opts["--state"] or "state/" + self.opts["--id"]
+
+    def link(self, url, versions):
+        """The transport to the CSMS (the browser's simulator gives its own)."""
+        from mpy_ocpp.ws import WebSocket  # here: a port without sockets runs the rest
+        o = self.opts
+        return Tap(WebSocket(url, subprotocol=[v.SUBPROTOCOL for v in versions], ca=o["--ca"],
+                             cert=o["--cert"], key=o["--key"], log=log))
 
     def save_hw(self):
         self.store.save("simhw.json", [hw.state() for hw in self.hw])
@@ -255,15 +269,14 @@ class Sim:
         o = self.opts
         url = o["--url"].rstrip("/") + "/" + url_quote(o["--id"])
         versions = versions_for(o["--ocpp"])
-        ws = WebSocket(url, subprotocol=[v.SUBPROTOCOL for v in versions], ca=o["--ca"],
-                       cert=o["--cert"], key=o["--key"], log=log)
         store = self.store
         if o["--auth-key"] is not None and not store.read("config.json"):
             store.save("config.json", {"AuthorizationKey": o["--auth-key"]})
-        cp = self.cp = ChargePoint(o["--id"], Tap(ws), store, connectors=o["--connectors"],
+        cp = self.cp = ChargePoint(o["--id"], self.link(url, versions), store, connectors=o["--connectors"],
                                    vendor="mpy_ocpp", model="sim", profiles=profiles(),
                                    versions=versions, firmwareVersion="sim-1")
         cp.on_reset = self.on_reset
+        cp.on_authorize = lambda cid, tag, status: log("card %s at connector %d: %s" % (tag, cid, status))
         cp.on_data_transfer = lambda vendor, msg, data: ("Accepted", data)
 
         def install(path):  # a simulated install: say what would be flashed
@@ -282,6 +295,7 @@ class Sim:
             c.energy = self._energy(hw)
             c.power = hw.power
             c.on_permission = self._relay(hw)
+            c.on_limit = self._limit(hw)
             c.on_unlock = lambda: True
 
     def _get(self, hw, name):
@@ -300,6 +314,12 @@ class Sim:
             self.save_hw()
         return set_relay
 
+    def _limit(self, hw):
+        def set_limit(amps):
+            hw.tick()
+            hw.limit = amps
+        return set_limit
+
     def _error(self, hw):
         return lambda: hw.fault
 
@@ -316,15 +336,18 @@ class Sim:
 
     def command(self, line):
         """Run one command line; False once it is quit. A mistake is one line on stderr."""
-        w = line.split()
-        if not w:
-            return True
         try:
-            self._command(w[0], self._args(w))
+            return self.do(line)
         except Usage as e:
             log("%s: %s (help lists the commands)" % (line.strip(), e))
             return True
-        return w[0] != "quit"
+
+    def do(self, line):
+        """command() for a caller that shows the mistake itself: Usage if it is one."""
+        w = line.split()
+        if w:
+            self._command(w[0], self._args(w))
+        return not w or w[0] != "quit"
 
     def _args(self, w):
         """The arguments of command line `w`, checked: connector numbers as ints."""
@@ -350,6 +373,8 @@ class Sim:
             raise Usage("CODE is one of " + ", ".join(ERROR_CODES))
         if "KIND" in spec and len(args[0]) > 50:
             raise Usage("a KIND has at most 50 characters")
+        if "W" in spec:
+            args[1] = number(args[1], "W", 0, 1000000, int)
         if "SECONDS" in spec:
             args[0] = number(args[0], "SECONDS", 0, 86400, float)
         return args
@@ -367,6 +392,9 @@ class Sim:
         elif cmd == "evready":
             hw.tick()
             hw.ev_ready = args[1] == "1"
+        elif cmd == "power":
+            hw.tick()
+            hw.rated = args[1]
         elif cmd == "fault":
             hw.fault = None if args[1] == "NoError" else args[1]
         elif cmd == "event":
@@ -385,6 +413,7 @@ class Sim:
         for c, hw in zip(self.cp.connectors, self.hw):
             cs.append({"id": c.id, "status": c.status, "plugged": hw.plugged, "ev_ready": hw.ev_ready,
                        "relay": hw.relay, "energy_wh": int(hw.wh), "power_w": hw.power(),
+                       "rated_w": hw.rated, "fault": hw.fault,
                        "transaction": c.tx.id if c.tx else None, "limit": c.limit})
         return {"online": self.cp.online, "accepted": self.cp.accepted, "ocpp": self.cp.version,
                 "connectors": cs}
