@@ -71,11 +71,13 @@ def panel(page, n):
     return page.locator('[data-connector="%d"]' % n)
 
 
-def charge(page, n, tag="04A1B2C3"):
+def charge(page, n, tag="04A1B2C3", kind=None):
     p = panel(page, n)
     p.locator(".plug").click()
     expect(p.locator(".status")).to_have_text("Preparing", timeout=WAIT)
     p.locator(".idtag").fill(tag)
+    if kind:
+        p.locator(".kind").select_option(kind)
     p.locator(".card").click()
     expect(p.locator(".status")).to_have_text("Charging", timeout=WAIT)
     return p
@@ -152,8 +154,10 @@ def test_ocpp_201_session(page, csms_factory):
     csms = csms_factory(versions=("ocpp2.0.1",))
     connect(page, csms, ocpp="2.0.1", connectors=1)
     expect(page.locator("#version")).to_have_text("2.0.1")
-    p = charge(page, 1)
-    csms.wait_action("CP_1", "TransactionEvent")
+    p = charge(page, 1, "1234", kind="KeyCode")  # 2.0.1 idTokens have a type
+    csms.wait_action("CP_1", "TransactionEvent", where=lambda q: "idToken" in q)
+    assert [q["idToken"] for q in csms.received("CP_1", "TransactionEvent") if "idToken" in q][0] == {
+        "idToken": "1234", "type": "KeyCode"}
     p.locator(".unplug").click()
     csms.wait_action("CP_1", "TransactionEvent", where=lambda q: q["eventType"] == "Ended")
     assert csms.violations == []
@@ -180,3 +184,32 @@ def test_a_users_mistakes_in_plain_words(page, csms_factory):
     p = panel(page, 1)
     p.locator(".card").click()  # no cable, no tag typed: still no crash
     assert csms.violations == []
+
+
+def test_a_hostile_csms_and_damaged_browser_storage(page, csms):
+    connect(page, csms, connectors=1)
+    charge(page, 1)
+    csms.wait_action("CP_1", "StartTransaction")
+    csms.send_raw("CP_1", '[2,"h1","FlyToTheMoon",{}]')  # answered with a CALLERROR, shown red
+    expect(page.locator("#log .frame.callerror").first).to_be_visible(timeout=WAIT)
+    csms.send_raw("CP_1", "not json at all")  # shown as it came
+    expect(page.locator('#log .frame[data-kind="RAW"]').first).to_be_attached(timeout=WAIT)
+    keys = page.evaluate("() => Object.keys(localStorage)")
+    assert "mpy_ocpp:fs:/state/CP_1/authcache.json" in keys, keys
+    page.evaluate("""() => {
+        localStorage.setItem('mpy_ocpp:fs:/state/CP_1/authcache.json', btoa('[["04A1'));
+        localStorage.setItem('mpy_ocpp:fs:/state/CP_1/x.json', '%%% not base64');
+        localStorage.setItem('mpy_ocpp:fs:/etc/passwd', btoa('root')); }""")
+    page.reload()
+    expect(page.locator("#link")).to_have_text("open", timeout=WAIT)
+    expect(panel(page, 1).locator(".status")).to_have_text("Charging", timeout=WAIT)  # the journal is intact
+    lib = page.locator("#log tr.lib")
+    expect(lib.filter(has_text="authcache.json is corrupt")).to_have_count(1)
+    expect(lib.filter(has_text="x.json was damaged")).to_have_count(1)
+    expect(lib.filter(has_text="/etc/passwd was damaged")).to_have_count(1)
+    keys = page.evaluate("() => Object.keys(localStorage)")
+    assert not [k for k in keys if "x.json" in k or "passwd" in k], keys
+    panel(page, 1).locator(".unplug").click()
+    csms.wait_action("CP_1", "StopTransaction")
+    assert len(csms.received("CP_1", "StopTransaction")) == 1
+    assert [v for v in csms.violations if "h1" not in v and "not json" not in v] == []

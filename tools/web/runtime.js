@@ -156,13 +156,20 @@ export class Sim extends EventTarget {
 
   restoreFlash() {
     const FS = this.mp.FS;
-    for (let i = 0; i < localStorage.length; i++) {
-      const key = localStorage.key(i);
-      if (!key.startsWith(FS_KEY)) continue;
+    const keys = [];
+    for (let i = 0; i < localStorage.length; i++) keys.push(localStorage.key(i));
+    for (const key of keys.filter((k) => k.startsWith(FS_KEY))) {
       const path = key.slice(FS_KEY.length);
-      FS.mkdirTree(path.split("/").slice(0, -1).join("/"));
-      FS.writeFile(path, unb64(localStorage.getItem(key)));
-      this.files.set(path, localStorage.getItem(key));
+      const data = localStorage.getItem(key);
+      try { // what another page or a hand in the devtools left there may be anything
+        if (!/^\/state\/[^/]+\/[^/]+$/.test(path) || path.includes("/..")) throw new Error("not a state file");
+        FS.mkdirTree(path.split("/").slice(0, -1).join("/"));
+        FS.writeFile(path, unb64(data));
+        this.files.set(path, data);
+      } catch (e) { // dropped: the library finds the file missing, as after a flash erase
+        localStorage.removeItem(key);
+        this.emit("log", { time: new Date(), text: `browser storage: ${path} was damaged (${e.message}), dropped` });
+      }
     }
   }
 

@@ -154,7 +154,7 @@ function buildConnectors(n) {
     $(".fault", root).append(...codes.map((c) => new Option(c, c)));
     const card = { n: i, root };
     for (const f of ["status", "tx", "energy", "relay", "limit", "cable", "power-now", "plug", "unplug",
-      "evready", "idtag", "card", "fault", "power", "power-set"]) card[f] = $("." + f, root);
+      "evready", "idtag", "kind", "card", "fault", "power", "power-set"]) card[f] = $("." + f, root);
     cards.push(card);
     panel.append(root);
     syncControls(card, null);
@@ -187,7 +187,8 @@ function updateCard(card, c) {
 
 // Commands need a running charge point; plug/unplug offer only the one that applies.
 function syncControls(card, c) {
-  for (const f of ["evready", "idtag", "card", "fault", "power"]) card[f].disabled = !running;
+  for (const f of ["evready", "idtag", "kind", "card", "fault", "power"]) card[f].disabled = !running;
+  card.kind.hidden = !(last && last.ocpp === "2.0.1");  // 2.0.1 idTokens have a type
   card.plug.disabled = !running || !!(c && c.plugged);
   card.unplug.disabled = !running || !(c && c.plugged);
 }
@@ -205,6 +206,7 @@ function wireConnectors() {
   };
   const present = (card) => {
     const tag = card.idtag.value.trim();
+    if (!card.kind.hidden) return command(`token ${card.n} ${card.kind.value} ${tag || "-"}`);
     if (!tag) return showError("Type the card's idTag first.");
     command(`tag ${card.n} ${tag}`);
   };

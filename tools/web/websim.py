@@ -107,8 +107,8 @@ def start(opts_json):
         return str(e).replace("--url", "the URL").replace("--id", "the charge box id")
     if opts["--url"].startswith("wss://"):
         opts["--ca"] = None  # the browser checks the server against its own trust store
-    if not opts["--id"] or "/" in opts["--id"]:
-        return "a charge box id without '/' is needed"
+    if "/" in opts["--id"] or opts["--id"] in (".", ".."):  # it names the state directory
+        return "the charge box id cannot be '.', '..' or contain '/'"
     _sim = WebSim(opts)
     key = o.get("key") or ""  # "" keeps the stored one (sim.py stores --auth-key once only)
     if key and _sim.cp.config.change("AuthorizationKey", key) != "Accepted":
