@@ -148,6 +148,10 @@ def test_configuration_both_ways(page, csms):
     page.wait_for_timeout(300)
     got = csms.call("CP_1", "GetConfiguration", {"key": ["MeterValueSampleInterval"]})
     assert got["configurationKey"][0]["value"] == "7"
+    # the CSMS drops the link: the page's transport connects again by itself
+    csms.disconnect("CP_1", code=1001)
+    csms.wait_for(lambda: csms.connect_count("CP_1") == 2, timeout=10, what="a reconnect")
+    expect(page.locator("#link")).to_have_text("open", timeout=WAIT)
 
 
 def test_ocpp_201_session(page, csms_factory):
