@@ -170,7 +170,7 @@ class Firmware:
         self.image = cp.store.path + "/firmware.bin"
         self._st = _IDLE
         self.installing = False  # downloaded, until installed: new transactions should wait
-        self._get = self._diag = self._job = self._tmp = None
+        self._get = self._diag = self._job = self._tmp = self._req = None
         rec = cp.store.load(_FILE, None, _record_ok)
         if rec:
             self._resume(rec)
@@ -201,7 +201,7 @@ class Firmware:
         self._send(s if s in _BUSY else "Idle")
 
     def notify_diagnostics(self):
-        self._send_diag("Uploading" if self._diag else "Idle")
+        self._send_diag("Uploading" if self._diag and self._req is None else "Idle", None)
 
     # UpdateFirmware
 
@@ -286,40 +286,78 @@ class Firmware:
         self.cp.call("FirmwareStatusNotification", {"status": status}, cb)
 
 
-    # GetDiagnostics
+    # GetDiagnostics, and GetLog (the Security extension's: security.py)
 
     def get_diagnostics(self, p):
         if self._diag:
             log("firmware: GetDiagnostics ignored, an upload is under way")
             return {}
-        try:
-            path = self.diagnostics(p.get("startTime"), p.get("stopTime")) if self.diagnostics else None
-        except Exception as e:
-            log("firmware: diagnostics hook failed: %r" % e)
-            path = None
+        path = self._make(self.diagnostics, p.get("startTime"), p.get("stopTime"))
         if not path:
             return {}  # no diagnostics available
-        self._path = path
-        self._diag = _Tries(p["location"], 0, p.get("retries", _RETRIES) + 1,
-                            p.get("retryInterval", _INTERVAL))
+        self._begin_upload(path, p["location"], p, None)
         return {"fileName": path.rsplit("/", 1)[-1]}
+
+    def get_log(self, p, make):
+        """GetLog: the upload of GetDiagnostics, reported by LogStatusNotification with the
+        request's id; a new request cancels the upload under way. make(start, stop) -> the
+        path of a file made for this upload (removed after it), or None."""
+        status = "Accepted"
+        if self._diag:
+            _close(self._diag.job)
+            self._end_upload()
+            status = "AcceptedCanceled"
+        lg = p["log"]
+        path = self._make(make, lg.get("oldestTimestamp"), lg.get("latestTimestamp"))
+        if not path:
+            return {"status": "Rejected"}
+        self._tmp = path
+        self._begin_upload(path, lg["remoteLocation"], p, p["requestId"])
+        return {"status": status, "filename": path.rsplit("/", 1)[-1]}
+
+    def _make(self, hook, start, stop):
+        try:
+            return hook(start, stop) if hook else None
+        except Exception as e:  # flash full, a firmware hook's bug: nothing to upload
+            log("firmware: diagnostics hook failed: %r" % e)
+            return None
+
+    def _begin_upload(self, path, url, p, req):
+        self._path = path
+        self._req = req  # GetLog's requestId; None: GetDiagnostics
+        self._diag = _Tries(url, 0, p.get("retries", _RETRIES) + 1, p.get("retryInterval", _INTERVAL))
+
+    def _end_upload(self):
+        self._diag = None
+        if self._path == self._tmp:
+            rm(self._tmp)
+            self._tmp = None
 
     def _upload(self, now):
         r = self._diag.step(now, self.upload, self._path, self._try_upload)
         if r is not None:
-            self._diag = None
-            if self._path == self._tmp:
-                rm(self._tmp)
-                self._tmp = None
-            self._send_diag("Uploaded" if r else "UploadFailed")
+            self._end_upload()
+            self._send_diag("Uploaded" if r else "UploadFailed", self._req)
 
     def _try_upload(self, first):
         if first:
-            self._send_diag("Uploading")
+            self._send_diag("Uploading", self._req)
 
-    def _send_diag(self, status):
-        self.diagnostics_status = status
-        self.cp.call("DiagnosticsStatusNotification", {"status": status})
+    def notify_log(self):  # ExtendedTriggerMessage: the GetLog upload under way, if any
+        up = self._diag and self._req is not None
+        self._send_diag("Uploading" if up else "Idle", self._req if up else -1)
+
+    def _send_diag(self, status, req):
+        """An upload's status in the message of its request: req None for GetDiagnostics,
+        else GetLog's requestId (-1: none)."""
+        if req is None:
+            self.diagnostics_status = status
+            self.cp.call("DiagnosticsStatusNotification", {"status": status})
+            return
+        p = {"status": "UploadFailure" if status == "UploadFailed" else status}
+        if req >= 0:
+            p["requestId"] = req
+        self.cp.call("LogStatusNotification", p)
 
     # the default hooks
 

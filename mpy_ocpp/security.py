@@ -5,16 +5,24 @@
 #   2.0.1's CSMSRootCertificate), and the wss:// link trusts it (certificates.trust);
 # - ExtendedTriggerMessage, for the messages that exist;
 # - SecurityEventNotification: the critical events are kept on flash until the CSMS has them,
-#   in order, across reboots; the others go once, like any message.
+#   in order, across reboots; the others go once, like any message;
+# - the security log: every event, a line each in seclog.txt (the previous 4 KB in seclog.old),
+#   which GetLog (SecurityLog) uploads; GetLog (DiagnosticsLog) uploads what GetDiagnostics
+#   does. The upload is Firmware Management's (firmware_management.py): a build without it
+#   answers GetLog Rejected.
 # Not a feature profile: SupportedFeatureProfiles does not name it.
+import os
+
 from . import certificates, clock
 from .compat import const, log, ticks_diff, ticks_ms
 from .config import BOOL, INT, RO
 from .connector import later
-from .store import NONE, rows
+from .store import NONE, rm, rows
 
 _FILE = "secevents.json"  # [[type, timestamp, techInfo or None], ...]: critical, not yet sent
 _KEEP = const(16)  # the newest critical events kept
+_LOG = "seclog.txt"  # the security log, and its previous part (seclog.old)
+_LOG_MAX = const(4096)  # bytes of seclog.txt before it becomes seclog.old
 CRITICAL = ("FirmwareUpdated", "SettingSystemTime", "StartupOfTheDevice", "ResetOrReboot",
             "SecurityLogWasCleared", "MemoryExhaustion", "TamperDetectionActivated")
 
@@ -41,6 +49,7 @@ class Events:
         """A security event for the CSMS (ChargePoint.security_event is how others call it)."""
         e = [kind[:50], clock.iso(), info and str(info)[:255]]
         log("security event %s%s" % (kind, ": " + e[2] if e[2] else ""))
+        self._record(e)
         if kind not in CRITICAL:
             for q in self.cp.queue:  # one of a kind waiting at a time: a flood is one message
                 if q[1] == "SecurityEventNotification" and q[2]["type"] == kind:
@@ -49,6 +58,47 @@ class Events:
         self.owed.append(e)
         del self.owed[:-_KEEP]  # a bounded file: the oldest goes (it was logged)
         self.cp.store.save(_FILE, self.owed)
+
+    def _record(self, e):  # one line of the security log; a full flash loses the line only
+        p = self.cp.store.path + "/" + _LOG
+        try:
+            try:
+                if os.stat(p)[6] > _LOG_MAX:
+                    old = p[:-3] + "old"
+                    rm(old)  # FAT will not rename over it
+                    os.rename(p, old)
+            except OSError:
+                pass  # no log yet
+            with open(p, "a") as f:
+                f.write("%s %s %s\n" % (e[1], e[0], e[2] or ""))
+        except OSError as x:
+            log("security log: %r" % x)
+
+    def log_file(self, start, stop):
+        """GetLog SecurityLog: the lines of the log from `start` to `stop` (ISO times; None:
+        open), in a file for the upload. A line from before the clock was set always goes."""
+        cp = self.cp
+        lo, hi = start and clock.parse(start), stop and clock.parse(stop)
+        path = "%s/%s_security_%s.txt" % (cp.store.path, cp.id, clock.iso().replace("-", "").replace(":", ""))
+        try:
+            with open(path, "wb") as out:
+                for n in (_LOG[:-3] + "old", _LOG):
+                    try:
+                        f = open(cp.store.path + "/" + n, "rb")  # bytes: a damaged line is copied
+                    except OSError:
+                        continue
+                    with f:
+                        for line in f:
+                            try:
+                                t = clock.parse(line[:20].decode())  # the time clock.iso() wrote
+                            except UnicodeError:
+                                t = None
+                            if t is None or (not lo or t >= lo) and (not hi or t <= hi):
+                                out.write(line)
+        except OSError:
+            rm(path)
+            raise
+        return path
 
     def _sent(self, res):
         self.out = False
@@ -97,14 +147,24 @@ def GetInstalledCertificateIds(cp, p):
 DeleteCertificate = certificates.DeleteCertificate  # the same request and answer in 1.6
 
 
+def GetLog(cp, p):
+    f = cp.firmware
+    if f is None:  # no upload in this build
+        return {"status": "Rejected"}
+    return f.get_log(p, cp.security.log_file if p["logType"] == "SecurityLog" else f.diagnostics)
+
+
 def ExtendedTriggerMessage(cp, p):
     """Four of its messages are TriggerMessage's (remote_trigger.py, imported now: a build
-    leaving it out answers NotImplemented); the others belong to parts not built yet (GetLog,
-    signed firmware updates, SignCertificate)."""
-    if p["requestedMessage"] in ("BootNotification", "Heartbeat", "MeterValues", "StatusNotification"):
+    leaving it out answers NotImplemented); LogStatusNotification is GetLog's; the others
+    belong to parts not built yet (signed firmware updates, SignCertificate)."""
+    what = p["requestedMessage"]
+    if what in ("BootNotification", "Heartbeat", "MeterValues", "StatusNotification"):
         try:
             from .remote_trigger import TriggerMessage
         except ImportError:
             return {"status": "NotImplemented"}
         return TriggerMessage(cp, p)
+    if what == "LogStatusNotification" and cp.firmware:
+        return cp.trigger(lambda cp, p: cp.firmware.notify_log() or {"status": "Accepted"}, p)
     return {"status": "NotImplemented"}

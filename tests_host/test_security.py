@@ -6,6 +6,7 @@ against `cryptography`'s OCSP CertID."""
 import pytest
 
 from tests_host import simproc
+from tests_host.test_firmware_management import web  # noqa: F401 (a fixture)
 from tests_host.test_ocpp201_e2e import _cert_id, _root
 
 pytestmark = pytest.mark.parametrize("runtime", simproc.RUNTIMES)
@@ -127,8 +128,8 @@ def test_extended_trigger_message(runtime, csms_factory, sims):
     csms.wait_action("CP_1", "Heartbeat", since=mark)
     csms.wait_action("CP_1", "StatusNotification", since=mark, where=lambda p: p["connectorId"] == 2)
     assert trig("StatusNotification", connectorId=7) == {"status": "Rejected"}  # no such connector
-    for what in ("LogStatusNotification", "FirmwareStatusNotification", "SignChargePointCertificate"):
-        assert trig(what) == {"status": "NotImplemented"}  # GetLog, signed firmware, SignCertificate: to come
+    for what in ("FirmwareStatusNotification", "SignChargePointCertificate"):
+        assert trig(what) == {"status": "NotImplemented"}  # signed firmware, SignCertificate: to come
     assert csms.violations == []
 
 
@@ -144,4 +145,60 @@ def test_a_flood_of_invalid_frames_is_a_few_security_events(runtime, csms_factor
     sim.cmd("wait 0.5")
     sim.status()
     assert 1 <= events(csms).count("InvalidMessages") <= 3, events(csms)
+    assert csms.violations == []
+
+
+def test_get_log_uploads_the_security_log_and_the_diagnostics(runtime, csms_factory, sims, web, tmp_path):
+    srv = web()
+    csms = csms_factory(versions=("ocpp1.6",))
+    sim = sims(runtime, server=csms, booted=True, ocpp="1.6")
+    csms.wait_for(lambda: events(csms) == ["StartupOfTheDevice"])
+    sim.cmd("event TamperDetectionActivated")
+    csms.wait_for(lambda: "TamperDetectionActivated" in events(csms))
+    logs = lambda: csms.received("CP_1", "LogStatusNotification")  # noqa: E731
+    assert csms.call("CP_1", "ExtendedTriggerMessage", {"requestedMessage": "LogStatusNotification"}) == {
+        "status": "Accepted"}
+    csms.wait_for(lambda: logs() == [{"status": "Idle"}])
+
+    def get_log(kind, rid, url, **extra):
+        return csms.call("CP_1", "GetLog", dict(
+            {"logType": kind, "requestId": rid, "log": dict({"remoteLocation": url}, **extra.pop("log", {}))},
+            **extra))
+
+    res = get_log("SecurityLog", 7, srv.url("/logs/"))
+    assert res["status"] == "Accepted" and "_security_" in res["filename"]
+    csms.wait_for(lambda: logs()[1:] == [{"status": "Uploading", "requestId": 7},
+                                         {"status": "Uploaded", "requestId": 7}])
+    body = srv.puts["/logs/" + res["filename"]].decode()
+    assert [line.split(" ")[1] for line in body.splitlines()] == ["StartupOfTheDevice", "TamperDetectionActivated"]
+    # a window that ends before the events: an empty log
+    res = get_log("SecurityLog", 8, srv.url("/logs/"), log={"latestTimestamp": "2020-01-01T00:00:00Z"})
+    csms.wait_for(lambda: logs()[-1:] == [{"status": "Uploaded", "requestId": 8}])
+    assert srv.puts["/logs/" + res["filename"]] == b""
+    res = get_log("DiagnosticsLog", 9, srv.url("/logs/"))
+    csms.wait_for(lambda: logs()[-1:] == [{"status": "Uploaded", "requestId": 9}])
+    assert srv.puts["/logs/" + res["filename"]].startswith(b"mpy_ocpp diagnostics of CP_1")
+    # a long log: the older part moves to seclog.old; a damaged line is uploaded as it is
+    state = tmp_path / "state-CP_1"
+    kinds = ["Flood%03d%s" % (i, "x" * 40) for i in range(90)]
+    sim.cmd(*["event " + k for k in kinds])
+    csms.wait_for(lambda: kinds[-1] in events(csms), timeout=20)
+    assert 4096 < (state / "seclog.old").stat().st_size < 4200
+    assert (state / "seclog.txt").stat().st_size < 4096
+    res = get_log("SecurityLog", 12, srv.url("/logs/"))
+    csms.wait_for(lambda: logs()[-1:] == [{"status": "Uploaded", "requestId": 12}])
+    body = srv.puts["/logs/" + res["filename"]].decode()
+    assert all(k in body for k in kinds)
+    (state / "seclog.old").write_bytes(b"\xff\xfe garbage\n")
+    res = get_log("SecurityLog", 13, srv.url("/logs/"), log={"oldestTimestamp": "2020-01-01T00:00:00Z"})
+    csms.wait_for(lambda: logs()[-1:] == [{"status": "Uploaded", "requestId": 13}])
+    assert srv.puts["/logs/" + res["filename"]].startswith(b"\xff\xfe garbage\n")
+    # one upload at a time: a new request cancels the one that waits for its next try
+    assert get_log("SecurityLog", 10, "ftp://127.0.0.1/logs/", retries=3, retryInterval=300)["status"] == "Accepted"
+    csms.wait_for(lambda: logs()[-1:] == [{"status": "Uploading", "requestId": 10}])
+    assert get_log("SecurityLog", 11, srv.url("/logs/"))["status"] == "AcceptedCanceled"
+    csms.wait_for(lambda: logs()[-1:] == [{"status": "Uploaded", "requestId": 11}])
+    assert csms.call("CP_1", "GetDiagnostics", {"location": srv.url("/d/")})["fileName"]  # GetDiagnostics still its own
+    csms.wait_action("CP_1", "DiagnosticsStatusNotification", count=2)
+    assert sorted(p.name for p in state.iterdir() if p.name.endswith(".txt")) == ["seclog.txt"]  # no upload left
     assert csms.violations == []
