@@ -23,6 +23,7 @@ from boards.drivers.relay import LevelSense, MainsSense, Relay
 
 
 # feature profiles used when config.json does not name them: those this build has
+_CPCERT = "cpcert.pem"  # the charge point certificate the CSMS signed (csms.csr)
 PROFILES = ("local_auth_list", "reservation", "smart_charging", "remote_trigger", "firmware_management")
 
 
@@ -48,7 +49,7 @@ _SHAPE = {
     "loop_sleep_ms": int, "pilot_zero": _N, "pilot_scale": _N, "profiles": [str], "pins": {},
     "wifi": {"ssid": str, "password": str, "country": str},
     "csms": {"url": str, "id": str, "authorization_key": str, "ca": str, "client_cert": str,
-             "client_key": str, "timeout": _N},
+             "client_key": str, "csr": str, "csr_key": str, "timeout": _N},
     "reader": {"type": ("mfrc522", "pn532"), "connector": int, "uid_order": ("msb", "lsb"),
                "uid_case": ("upper", "lower"), "repeat_ms": int, "address": int},
     "modbus": {"baudrate": int, "timeout_ms": int},
@@ -87,7 +88,14 @@ def load(path):
     _check(cfg, _SHAPE, "config")
     if not cfg.get("csms", {}).get("url") or not cfg["csms"].get("id"):
         raise ValueError("config.csms: url and id are required")
+    if ("csr" in cfg["csms"]) != ("csr_key" in cfg["csms"]):
+        raise ValueError("config.csms: csr and csr_key go together")
     return cfg
+
+
+def _text(path):
+    with open(path) as f:
+        return f.read()
 
 
 def board_class(cfg):
@@ -209,7 +217,7 @@ class Charger:
         cfg, board = self.cfg, self.board
         board.app = app
         board.watchdog(cfg.get("watchdog_ms", board.WDT_MS))
-        for k in ("ca", "client_cert", "client_key"):  # missing: say so now, not at each TLS try
+        for k in ("ca", "client_cert", "client_key", "csr", "csr_key"):  # missing: say so now, not at each TLS try
             f = cfg["csms"].get(k)
             try:
                 if f:
@@ -266,9 +274,11 @@ class Charger:
         if key and "AuthorizationKey" not in saved and store.read("secret.json") is None:
             saved["AuthorizationKey"] = key
             store.save("config.json", saved)
+        cert, ckey = cs.get("client_cert"), cs.get("client_key")
+        if cs.get("csr") and store.read(_CPCERT):  # the CSMS signed csr: that certificate now
+            cert, ckey = store.path + "/" + _CPCERT, cs["csr_key"]
         ws = WebSocket(cs["url"].rstrip("/") + "/" + url_quote(cp_id), ca=cs.get("ca"),
-                       cert=cs.get("client_cert"), key=cs.get("client_key"), timeout=cs.get("timeout", 5),
-                       log=log)
+                       cert=cert, key=ckey, timeout=cs.get("timeout", 5), log=log)
         boot = {"firmwareVersion": "mpy_ocpp-%s/%s" % (__version__, b.NAME),
                 "chargePointSerialNumber": cfg.get("serial") or b.unique_id()}
         meters = [c["meter"]["model"] for c in cfg.get("connectors") or () if c.get("meter")]
@@ -281,11 +291,22 @@ class Charger:
         if self.reader:
             cp.connectors[0].error = self.reader.error
         cp.on_reset = self._reset
+        if getattr(cp, "security", None) and cs.get("csr"):  # a key pair made at the factory
+            cp.security.csr = lambda: _text(cs["csr"])
+            cp.security.on_certificate = lambda chain: self._certificate(store, chain)
         if getattr(cp, "firmware", None):  # the Firmware Management profile is on
             if rolled_back:
                 cp.firmware.rolled_back()
             b.ota(cp.firmware, lambda: self._reset(True))
         return cp
+
+    def _certificate(self, store, chain):
+        """CertificateSigned: the leaf, with csr_key, is the client certificate from the next
+        handshake on, and after a reboot (kept in the state directory, written atomically)."""
+        if not store.write(_CPCERT, chain.encode()):
+            return False
+        self.cp.transport.use_cert(store.path + "/" + _CPCERT, self.cfg["csms"]["csr_key"])
+        return True
 
     def _reset(self, hard):
         for o in self.outlets:

@@ -8,6 +8,7 @@
 from binascii import a2b_base64, hexlify
 from hashlib import sha256
 
+from . import clock
 from .compat import const, log
 
 _INDEX = "certs.json"  # [[certificateType, issuerNameHash, issuerKeyHash, serialNumber, n]]
@@ -70,32 +71,141 @@ def der(pem):
     return a2b_base64("".join(pem[a + 27 : z].split()))
 
 
-def hash_data(d):
-    """(issuerNameHash, issuerKeyHash, serialNumber), hex, of self-signed DER certificate d;
-    ValueError if it is not one."""
+# the fields of parse()
+TBS = const(0)
+ISSUER = const(1)
+SUBJECT = const(2)
+SPKI = const(3)
+_SERIAL = const(4)
+_FROM = const(5)
+_TO = const(6)
+_ALG = const(7)
+_SIG = const(8)
+_RSA_SHA256 = b"\x2a\x86\x48\x86\xf7\x0d\x01\x01\x0b"  # OID 1.2.840.113549.1.1.11
+_SHA256_INFO = b"\x30\x31\x30\x0d\x06\x09\x60\x86\x48\x01\x65\x03\x04\x02\x01\x05\x00\x04\x20"
+
+
+def parse(d):
+    """The parts of DER certificate d as bytes (see the field numbers above; the validity as
+    seconds); ValueError if it is not one."""
     t, s, e = _tlv(d, 0)
     if t != 0x30 or e != len(d):
         raise ValueError("not a certificate")
     t, i, e = _tlv(d, s)  # tbsCertificate
+    tbs_end = e
     items = []
     while i < e and len(items) < 7:
-        t, s, z = _tlv(d, i)
-        items.append((t, i, s, z))
+        t, s2, z = _tlv(d, i)
+        items.append((t, i, s2, z))
         i = z
     if items and items[0][0] == 0xA0:  # [0] version
         items.pop(0)
     if len(items) < 6 or [x[0] for x in items[:6]] != [0x02, 0x30, 0x30, 0x30, 0x30, 0x30]:
         raise ValueError("not a certificate")
-    serial, issuer, subject, spki = items[0], items[2], items[4], items[5]
-    name = d[issuer[1] : issuer[3]]
-    if name != d[subject[1] : subject[3]]:
+    serial, validity, spki = items[0], items[3], items[5]
+    t, a, z = _tlv(d, validity[2])
+    t2, a2, z2 = _tlv(d, z)
+    t, a3, z3 = _tlv(d, tbs_end)  # signatureAlgorithm
+    t, o, oz = _tlv(d, a3)  # its OID
+    t, b, bz = _tlv(d, z3)  # signatureValue
+    return (d[s:tbs_end], d[items[2][1]:items[2][3]], d[items[4][1]:items[4][3]], d[spki[1]:spki[3]],
+            d[serial[2]:serial[3]], _time(d[a:z]), _time(d[a2:z2]), d[o:oz], d[b + 1:bz])
+
+
+def _time(v):  # UTCTime YYMMDDHHMMSSZ or GeneralizedTime YYYYMMDDHHMMSSZ -> seconds
+    v = v.decode()
+    if len(v) == 13:
+        v = ("19" if v[:2] >= "50" else "20") + v
+    t = clock.parse("%s-%s-%sT%s:%s:%sZ" % (v[:4], v[4:6], v[6:8], v[8:10], v[10:12], v[12:14]))
+    if t is None:
+        raise ValueError("certificate validity")
+    return t
+
+
+def hash_data(d):
+    """(issuerNameHash, issuerKeyHash, serialNumber), hex, of self-signed DER certificate d;
+    ValueError if it is not one."""
+    c = parse(d)
+    if c[ISSUER] != c[SUBJECT]:
         raise ValueError("not self-signed")
-    t, s, z = _tlv(d, spki[2])  # algorithm
-    t, s, z = _tlv(d, z)  # subjectPublicKey
+    return (hexlify(sha256(c[ISSUER]).digest()).decode(), hexlify(sha256(_key(c[SPKI])).digest()).decode(),
+            _serial(hexlify(c[_SERIAL]).decode()))
+
+
+def _key(spki):  # the key's bits in a SubjectPublicKeyInfo
+    t, s, e = _tlv(spki, 0)
+    t, s, z = _tlv(spki, s)  # algorithm
+    t, s, z = _tlv(spki, z)  # subjectPublicKey
     if t != 0x03:
         raise ValueError("no public key")
-    return (hexlify(sha256(name).digest()).decode(), hexlify(sha256(d[s + 1 : z]).digest()).decode(),
-            _serial(hexlify(d[serial[2] : serial[3]]).decode()))
+    return spki[s + 1 : z]
+
+
+def pems(text):
+    """The DER bytes of every certificate of a PEM text, in order."""
+    out = []
+    i = text.find("-----BEGIN CERTIFICATE-----")
+    while i >= 0:
+        out.append(der(text[i:]))
+        i = text.find("-----BEGIN CERTIFICATE-----", i + 27)
+    return out
+
+
+def request_key(pem):
+    """The SubjectPublicKeyInfo (DER) of a PEM certificate signing request."""
+    a = pem.find("REQUEST-----")
+    z = pem.find("-----END", a)
+    d = a2b_base64("".join(pem[a + 12 : z].split()))
+    t, s, e = _tlv(d, 0)
+    t, s, e = _tlv(d, s)  # certificationRequestInfo
+    t, s, z = _tlv(d, s)  # version
+    t, s, z = _tlv(d, z)  # subject
+    t, s, e = _tlv(d, z)  # subjectPKInfo
+    return d[z:e]
+
+
+def check_chain(cp, pem, spki, verify=None):
+    """Why the chain of `pem` (the leaf first) is not one this charge point may take as its own
+    certificate, or None: the leaf's key must be `spki` (the one of the signing request), every
+    certificate valid now (once the clock is known) and signed by the next one, the last by an
+    installed CSMS root. RSA with SHA-256 is checked here; other signatures by
+    verify(algorithm OID, signed bytes, signature, issuer's SubjectPublicKeyInfo) -> bool."""
+    try:
+        certs = [parse(d) for d in pems(pem)]
+        if not certs or certs[0][SPKI] != spki:
+            return "not the key of the signing request"
+        roots = [parse(der(cp.store.load("cert%d.json" % e[4], ""))) for e in installed(cp) if e[0] == _CSMS]
+        now = clock.now() if clock.known else None
+        for i, c in enumerate(certs):
+            if now and not c[_FROM] <= now <= c[_TO]:
+                return "certificate %d expired or not valid yet" % i
+            up = certs[i + 1] if i + 1 < len(certs) else None
+            if up is None or up[SUBJECT] != c[ISSUER]:  # the end of the chain: a root signed it
+                for r in roots:
+                    if r[SUBJECT] == c[ISSUER] and _signed(c, r, verify):
+                        return None
+                return "not signed by an installed Central System root"
+            if not _signed(c, up, verify):
+                return "certificate %d: bad signature" % i
+    except (ValueError, IndexError, TypeError) as e:
+        return "not a certificate chain (%s)" % e
+
+
+def _signed(c, by, verify):
+    if c[_ALG] == _RSA_SHA256:
+        return _rsa(c[TBS], c[_SIG], _key(by[SPKI]))
+    return bool(verify and verify(c[_ALG], c[TBS], c[_SIG], by[SPKI]))
+
+
+def _rsa(tbs, sig, key):  # RSASSA-PKCS1-v1_5 with SHA-256: one pow()
+    t, s, e = _tlv(key, 0)  # RSAPublicKey
+    t, ns, ne = _tlv(key, s)
+    t, es, ee = _tlv(key, ne)
+    n = int.from_bytes(key[ns:ne], "big")
+    k = ne - ns - (key[ns] == 0)
+    m = pow(int.from_bytes(sig, "big"), int.from_bytes(key[es:ee], "big"), n)
+    pad = k - 3 - len(_SHA256_INFO) - 32
+    return pad >= 8 and m.to_bytes(k, "big") == b"\x00\x01" + b"\xff" * pad + b"\x00" + _SHA256_INFO + sha256(tbs).digest()
 
 
 def _serial(h):  # 2.0.1: hexadecimal without leading zeroes

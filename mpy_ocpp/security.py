@@ -9,7 +9,11 @@
 # - the security log: every event, a line each in seclog.txt (the previous 4 KB in seclog.old),
 #   which GetLog (SecurityLog) uploads; GetLog (DiagnosticsLog) uploads what GetDiagnostics
 #   does. The upload is Firmware Management's (firmware_management.py): a build without it
-#   answers GetLog Rejected.
+#   answers GetLog Rejected;
+# - the charge point's certificate: ExtendedTriggerMessage(SignChargePointCertificate) ->
+#   SignCertificate with a CSR that the firmware's hook makes (and with it the key pair, which
+#   only the firmware holds) -> CertificateSigned: the chain checked (certificates.check_chain)
+#   and handed to the firmware's hook, then the link reconnects with it.
 # Not a feature profile: SupportedFeatureProfiles does not name it.
 import os
 
@@ -38,6 +42,15 @@ def setup(cp):
 
 
 class Events:
+    # the firmware's hooks for the charge point's certificate (class defaults: no heap unset)
+    csr = None  # f() -> a PEM certificate signing request, CN = the charge box id, for a new
+    # key pair the firmware keeps until on_certificate
+    on_certificate = None  # f(PEM chain) -> True once the chain and that key are what the
+    # transport's next handshakes use (Security Profile 3: WebSocket.use_cert)
+    verify = None  # f(algorithm OID, signed bytes, signature, issuer's SubjectPublicKeyInfo)
+    # -> bool: signatures other than RSA/SHA-256 (e.g. ECDSA through a board's crypto)
+    spki = None  # the key of the signing request under way
+
     def __init__(self, cp):
         self.cp = cp
         self.owed = cp.store.load(_FILE, [], lambda d: rows(d, str, str, (str, NONE)))[-_KEEP:]
@@ -99,6 +112,11 @@ class Events:
             rm(path)
             raise
         return path
+
+    def _requested(self, res):  # SignCertificate's answer
+        if not res or res["status"] != "Accepted":
+            log("security: the CSMS will not sign the request")
+            self.spki = None
 
     def _sent(self, res):
         self.out = False
@@ -167,4 +185,39 @@ def ExtendedTriggerMessage(cp, p):
         return TriggerMessage(cp, p)
     if what == "LogStatusNotification" and cp.firmware:
         return cp.trigger(lambda cp, p: cp.firmware.notify_log() or {"status": "Accepted"}, p)
+    if what == "SignChargePointCertificate":
+        return cp.trigger(_sign, p)
     return {"status": "NotImplemented"}
+
+
+def _sign(cp, p):
+    s = cp.security
+    if s.csr is None or s.on_certificate is None:  # this charger makes no key pairs
+        return {"status": "Rejected"}
+    try:
+        csr = s.csr()
+        s.spki = certificates.request_key(csr)
+    except Exception as e:  # the firmware's code must not stop the charger
+        log("security: no signing request: %r" % e)
+        return {"status": "Rejected"}
+    cp.call("SignCertificate", {"csr": csr}, s._requested)
+    return {"status": "Accepted"}
+
+
+def CertificateSigned(cp, p):
+    s = cp.security
+    chain = p["certificateChain"]
+    why = "no signing request" if s.spki is None else certificates.check_chain(cp, chain, s.spki, s.verify)
+    if why is None:
+        try:
+            if not s.on_certificate(chain):
+                why = "the firmware did not take it"
+        except Exception as e:
+            why = "the firmware did not take it: %r" % e
+    if why:
+        s.add("InvalidChargePointCertificate", why)
+        return {"status": "Rejected"}
+    s.spki = None
+    cp.trusted = ()  # the transport may have a new TLS context: the roots go to it again
+    cp._rekey = True  # reconnect with the new certificate once this answer is out
+    return {"status": "Accepted"}

@@ -155,6 +155,17 @@ def dial(host, port):  # -> (socket, poll): a non-blocking connect under way (DN
     return s, p
 
 
+def _der(x):  # MicroPython: bytes or a file, and of a PEM the first block as DER (mbedTLS
+    # may be built without PEM)
+    if isinstance(x, str):
+        with open(x, "rb") as f:
+            x = f.read()
+    if b"-----BEGIN" in x:
+        i = x.find(b"\n", x.find(b"-----BEGIN"))
+        x = a2b_base64(x[i : x.find(b"-----END", i)])
+    return x
+
+
 def _context(ca, verify, cert, key):
     global _WB
     import ssl
@@ -165,22 +176,21 @@ def _context(ca, verify, cert, key):
     if verify:
         if ca is None:
             raise ValueError("wss:// needs ca= (or verify=False)")
-        if isinstance(ca, str):
-            with open(ca, "rb") as f:
-                ca = f.read()
-        if b"-----BEGIN" in ca:
-            if _MPY:  # mbedTLS may be built without PEM: take the first certificate as DER
-                i = ca.find(b"\n", ca.find(b"-----BEGIN"))
-                ca = a2b_base64(ca[i : ca.find(b"-----END", i)])
-            else:
+        if _MPY:
+            ca = _der(ca)
+        else:
+            if isinstance(ca, str):
+                with open(ca, "rb") as f:
+                    ca = f.read()
+            if b"-----BEGIN" in ca:
                 ca = ca.decode()
         c.verify_mode = ssl.CERT_REQUIRED
         c.load_verify_locations(cadata=ca)
     else:
         c.check_hostname = False  # CPython refuses CERT_NONE while it is set
         c.verify_mode = ssl.CERT_NONE
-    if cert:
-        c.load_cert_chain(cert, key)  # CPython: PEM file paths; MicroPython: DER bytes or paths
+    if cert:  # CPython: PEM file paths; MicroPython: DER or PEM, bytes or paths
+        c.load_cert_chain(*((_der(cert), _der(key)) if _MPY else (cert, key)))
     return c
 
 
@@ -196,6 +206,7 @@ class WebSocket:
         if max_size <= 2 * _HEAD:
             raise ValueError("max_size")
         self.ctx = _context(ca, verify, cert, key) if tls else None
+        self._tls = (ca, verify) if tls else None  # for use_cert (ca: what the firmware gave)
         self.client_cert = tls and cert is not None  # Security Profile 3
         # offered in this order (ChargePoint may narrow it); the server's choice, once online
         self.subprotocols = (subprotocol,) if type(subprotocol) is str else tuple(subprotocol)
@@ -233,6 +244,15 @@ class WebSocket:
     def trust(self, der):  # one more CA certificate (DER) for the next handshakes (wss://)
         if self.ctx:
             self.ctx.load_verify_locations(cadata=der)
+
+    def use_cert(self, cert, key):
+        """The charge point's certificate and key from the next handshake on (Security Profile
+        3, e.g. a new one after CertificateSigned): a new TLS context, since loading a
+        certificate into MicroPython's adds to what it holds. The CAs given by trust() are
+        not in it: ChargePoint gives them again."""
+        if self._tls:
+            self.ctx = _context(self._tls[0], self._tls[1], cert, key)
+            self.client_cert = True
 
     def offer(self, subprotocols):  # the subprotocols of the next handshakes, in this order
         self.subprotocols = tuple(subprotocols)

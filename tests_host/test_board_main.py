@@ -202,3 +202,37 @@ def test_id_is_percent_encoded_into_the_url(csms, tmp_path):
         assert [h["path"] for h in csms.handshakes] == ["/ocpp/CP%201%2FZ%C3%BCrich%23%3F%25"]
     finally:
         rig.finish()
+
+
+def test_a_factory_csr_gets_the_charge_point_certificate_renewed(csms_factory, tmp_path):
+    """csms.csr/csr_key (a key pair made at the factory): the CSMS's signature of it is the
+    client certificate from the reconnect on, and after a reboot."""
+    from tests_host.test_security import _pki, _sign
+    ca, ctx, paths = _pki(tmp_path)
+    csms = csms_factory(versions=("ocpp1.6",), ssl_context=ctx)
+    cfg = config(csms, "esp32_devkit", "mfrc522", "sdm630", profiles=["security"])
+    p = paths["cpython"]
+    cfg["csms"].update(ca=p["ca"], client_cert=p["cert"], client_key=p["key"], csr=p["csr"], csr_key=p["csr_key"])
+    rig = Rig(ESP32DevKit, cfg, tmp_path, "mfrc522")
+    try:
+        csms.wait_action("CP_1", "BootNotification")
+        first = csms.handshakes[-1]["client_serial"]
+        assert csms.call("CP_1", "InstallCertificate", {"certificateType": "CentralSystemRootCertificate",
+                                                        "certificate": ca.cert_pem.bytes().decode()}) == {
+            "status": "Accepted"}
+        assert csms.call("CP_1", "ExtendedTriggerMessage", {"requestedMessage": "SignChargePointCertificate"}) == {
+            "status": "Accepted"}
+        csms.wait_action("CP_1", "SignCertificate")
+        chain, serial = _sign(ca, csms.received("CP_1", "SignCertificate")[-1]["csr"])
+        assert csms.call("CP_1", "CertificateSigned", {"certificateChain": chain}) == {"status": "Accepted"}
+        csms.wait_for(lambda: csms.connect_count("CP_1") == 2, timeout=15, what="a reconnect")
+        assert int(csms.handshakes[-1]["client_serial"], 16) == serial != int(first, 16)
+    finally:
+        rig.finish()
+    rig = Rig(ESP32DevKit, cfg, tmp_path, "mfrc522")  # a reboot: the renewed one still
+    try:
+        csms.wait_for(lambda: csms.connect_count("CP_1") == 3, timeout=15, what="the boot's connection")
+        assert int(csms.handshakes[-1]["client_serial"], 16) == serial
+    finally:
+        rig.finish()
+    assert csms.violations == []

@@ -69,6 +69,7 @@ BAD = [  # (what to change in a good config, words the message must have)
     (lambda c: dict(c, wifi={"ssid": 1}), "config.wifi.ssid"),
     (lambda c: dict(c, profiles="reservation"), "config.profiles: a list expected"),
     (lambda c: dict(c, board="arduino"), "unknown board arduino"),
+    (lambda c: dict(c, csms=dict(c["csms"], csr="csr.pem")), "csr and csr_key go together"),
 ]
 
 

@@ -128,8 +128,8 @@ def test_extended_trigger_message(runtime, csms_factory, sims):
     csms.wait_action("CP_1", "Heartbeat", since=mark)
     csms.wait_action("CP_1", "StatusNotification", since=mark, where=lambda p: p["connectorId"] == 2)
     assert trig("StatusNotification", connectorId=7) == {"status": "Rejected"}  # no such connector
-    for what in ("FirmwareStatusNotification", "SignChargePointCertificate"):
-        assert trig(what) == {"status": "NotImplemented"}  # signed firmware, SignCertificate: to come
+    assert trig("FirmwareStatusNotification") == {"status": "NotImplemented"}  # signed firmware: to come
+    assert trig("SignChargePointCertificate") == {"status": "Rejected"}  # no CSR hook: no key pairs
     assert csms.violations == []
 
 
@@ -201,4 +201,120 @@ def test_get_log_uploads_the_security_log_and_the_diagnostics(runtime, csms_fact
     assert csms.call("CP_1", "GetDiagnostics", {"location": srv.url("/d/")})["fileName"]  # GetDiagnostics still its own
     csms.wait_action("CP_1", "DiagnosticsStatusNotification", count=2)
     assert sorted(p.name for p in state.iterdir() if p.name.endswith(".txt")) == ["seclog.txt"]  # no upload left
+    assert csms.violations == []
+
+
+def _pki(tmp_path, kind="RSA"):
+    """A CA (RSA: its signatures are checked on the device without a hook), a server certificate,
+    the charge point's first client certificate, and a new key with its CSR (CN=CP_1)."""
+    import ssl
+
+    import trustme
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    ca = trustme.CA(key_type=getattr(trustme.KeyType, kind))
+    server, client = ca.issue_cert("127.0.0.1", "localhost"), ca.issue_cert(common_name="CP_1")
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.configure_cert(ctx)
+    ca.configure_trust(ctx)
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = x509.CertificateSigningRequestBuilder().subject_name(
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "CP_1")])).sign(key, hashes.SHA256())
+
+    def write(name, data):
+        (tmp_path / name).write_bytes(data)
+        return str(tmp_path / name)
+    der = lambda pem: ssl.PEM_cert_to_DER_cert(pem.decode())  # noqa: E731
+    pk = lambda k, enc: k.private_bytes(enc, serialization.PrivateFormat.PKCS8,  # noqa: E731
+                                        serialization.NoEncryption())
+    ckey = serialization.load_pem_private_key(client.private_key_pem.bytes(), None)
+    files = {"ca": (ca.cert_pem.bytes(), der(ca.cert_pem.bytes())),
+             "cert": (client.cert_chain_pems[0].bytes(), der(client.cert_chain_pems[0].bytes())),
+             "key": (pk(ckey, serialization.Encoding.PEM), pk(ckey, serialization.Encoding.DER)),
+             "csr_key": (pk(key, serialization.Encoding.PEM), pk(key, serialization.Encoding.DER))}
+    paths = {"cpython": {}, "micropython": {}}
+    for k, (pem, d) in files.items():
+        paths["cpython"][k] = write(k + ".pem", pem)
+        paths["micropython"][k] = write(k + ".der", d)
+    for p in paths.values():
+        p["csr"] = write("csr.pem", csr.public_bytes(serialization.Encoding.PEM))
+    return ca, ctx, paths
+
+
+def _sign(ca, csr_pem, days=30, public_key=None, signer=None):
+    """The CSMS's side: a certificate for the CSR issued by `ca` (valid until `days` from now;
+    for `public_key` instead of the CSR's; signed by `signer` instead of the CA's key)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+
+    csr = x509.load_pem_x509_csr(csr_pem.encode())
+    issuer = x509.load_pem_x509_certificate(ca.cert_pem.bytes())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(csr.subject).issuer_name(issuer.subject)
+            .public_key(public_key or csr.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=10))
+            .not_valid_after(now + datetime.timedelta(days=days))
+            .sign(signer or serialization.load_pem_private_key(ca.private_key_pem.bytes(), None), hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM).decode(), cert.serial_number
+
+
+def test_the_charge_point_certificate_is_renewed(runtime, csms_factory, sims, tmp_path):
+    import trustme
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    ca, ctx, paths = _pki(tmp_path)
+    csms = csms_factory(versions=("ocpp1.6",), ssl_context=ctx)
+    sims(runtime, server=csms, booted=True, ocpp="1.6", **paths[runtime])
+    call = lambda a, p: csms.call("CP_1", a, p)  # noqa: E731
+    signed = lambda pem: call("CertificateSigned", {"certificateChain": pem})  # noqa: E731
+    assert csms.handshakes[-1]["client_cn"] == "CP_1"
+    first = csms.handshakes[-1]["client_serial"]
+    assert signed(_sign(ca, open(paths[runtime]["csr"]).read())[0]) == {"status": "Rejected"}  # nothing asked
+    assert call("InstallCertificate", {"certificateType": "CentralSystemRootCertificate",
+                                       "certificate": ca.cert_pem.bytes().decode()}) == {"status": "Accepted"}
+    assert call("ExtendedTriggerMessage", {"requestedMessage": "SignChargePointCertificate"}) == {
+        "status": "Accepted"}
+    csms.wait_action("CP_1", "SignCertificate")
+    csr = csms.received("CP_1", "SignCertificate")[-1]["csr"]
+    assert csr == open(paths[runtime]["csr"]).read()
+    other = trustme.CA(key_type=trustme.KeyType.RSA)  # a CA the charge point does not know
+    wrong = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    good, serial = _sign(ca, csr)
+    for bad in (_sign(other, csr)[0], _sign(ca, csr, public_key=wrong.public_key())[0],
+                _sign(ca, csr, signer=wrong)[0],  # the CA's name, another key's signature
+                _sign(ca, csr, days=-2)[0],  # expired
+                "no PEM at all", good.replace("CERTIFICATE", "CERTIFICATE REQUEST")):
+        assert signed(bad) == {"status": "Rejected"}, bad[:80]
+    why = lambda: [p.get("techInfo") for p in csms.received("CP_1", "SecurityEventNotification")  # noqa: E731
+                   if p["type"] == "InvalidChargePointCertificate"]
+    csms.wait_for(lambda: len(why()) == 7)  # with the one before anything was asked
+    assert set(why()) == {"no signing request", "not signed by an installed Central System root",
+                          "not the key of the signing request", "certificate 0 expired or not valid yet"}
+    assert csms.connect_count("CP_1") == 1
+    assert signed(good + ca.cert_pem.bytes().decode()) == {"status": "Accepted"}  # leaf + root
+    csms.wait_for(lambda: csms.connect_count("CP_1") == 2, timeout=15, what="a reconnect with it")
+    hs = [h for h in csms.handshakes if h["accepted"]]
+    assert int(hs[-1]["client_serial"], 16) == serial != int(first, 16)
+    assert signed(good) == {"status": "Rejected"}  # once only: the request is used up
+    assert csms.violations == []
+
+
+def test_an_ecdsa_chain_needs_a_verify_hook(runtime, csms_factory, sims, tmp_path):
+    ca, ctx, paths = _pki(tmp_path, "ECDSA")
+    csms = csms_factory(versions=("ocpp1.6",), ssl_context=ctx)
+    sims(runtime, server=csms, booted=True, ocpp="1.6", **paths[runtime])
+    assert csms.call("CP_1", "InstallCertificate", {"certificateType": "CentralSystemRootCertificate",
+                                                    "certificate": ca.cert_pem.bytes().decode()}) == {"status": "Accepted"}
+    csms.call("CP_1", "ExtendedTriggerMessage", {"requestedMessage": "SignChargePointCertificate"})
+    csms.wait_action("CP_1", "SignCertificate")
+    chain, _ = _sign(ca, csms.received("CP_1", "SignCertificate")[-1]["csr"])
+    # CPython: the simulator's hook (the `cryptography` package) checks it; MicroPython has none
+    want = "Accepted" if runtime == "cpython" else "Rejected"
+    assert csms.call("CP_1", "CertificateSigned", {"certificateChain": chain}) == {"status": want}
     assert csms.violations == []

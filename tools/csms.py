@@ -431,6 +431,11 @@ def _basic_credentials(header):
     return user.decode("utf-8", "replace"), password
 
 
+def _cert_serial(transport):  # the client certificate's serial number (hex), or None
+    cert = transport.get_extra_info("peercert") if transport else None
+    return (cert or {}).get("serialNumber")
+
+
 def _cert_cn(transport):
     cert = transport.get_extra_info("peercert") if transport else None
     for rdn in (cert or {}).get("subject", ()):
@@ -611,6 +616,7 @@ class CSMS:
         self._append(self.handshakes, dict(
             cp_id=cp_id, path=request.path, headers=list(request.headers.raw_items()),
             user=user, password=password, client_cn=_cert_cn(connection.transport),
+            client_serial=_cert_serial(connection.transport),
             accepted=bool(cp_id and ok)))
         if cp_id is None:
             return connection.respond(404, "expected %s/<charge box id>\n" % self.path)

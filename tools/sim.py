@@ -30,6 +30,9 @@ OPTIONS = """usage: sim.py --url URL --id ID [options]   (commands on stdin: see
   --ca FILE         the CA certificate (PEM or DER) that signed the CSMS's; needed for wss://
   --cert FILE       the charge point's certificate, with --key its private key: Security
   --key FILE        Profile 3 over wss:// (PEM on CPython, DER on MicroPython)
+  --csr FILE        a certificate signing request (PEM) for the CSMS to sign when it asks
+  --csr-key FILE    (ExtendedTriggerMessage SignChargePointCertificate), with its key: the
+                    signed certificate and this key are used from the next handshake on
   --power W         what the simulated EV draws while charging, in W (default 11000)
   --ocpp VERSIONS   1.6, 2.0.1, both in the order to offer them (1.6,2.0.1) or auto (the
                     default: 2.0.1,1.6); the CSMS picks one
@@ -171,6 +174,33 @@ class Hardware:
             self.wh += self.rated * max(0, int(time.time()) - since) / 3600
 
 
+def ecdsa():
+    """A check of ECDSA/SHA-256 signatures (certificates.check_chain's `verify`) from the
+    `cryptography` package, on CPython; None where it is missing (MicroPython): such a chain is
+    refused, as on a board without an ECDSA hook."""
+    try:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.hazmat.primitives.serialization import load_der_public_key
+    except ImportError:
+        return None
+
+    def verify(alg, tbs, sig, spki):
+        if alg != b"\x2a\x86\x48\xce\x3d\x04\x03\x02":  # ecdsa-with-SHA256
+            return False
+        try:
+            load_der_public_key(bytes(spki)).verify(bytes(sig), bytes(tbs), ec.ECDSA(hashes.SHA256()))
+            return True
+        except Exception:
+            return False
+    return verify
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
 def versions_for(vs):
     """The version modules for --ocpp ("1.6", "2.0.1"), in the order offered."""
     names = [{"1.6": "ocpp16", "2.0.1": "ocpp201"}[v] for v in vs]
@@ -186,6 +216,7 @@ class Usage(Exception):
 def parse_args(argv):
     opts = {"--connectors": "2", "--power": "11000", "--state": None, "--auth-key": None,
             "--ca": None, "--cert": None, "--key": None, "--url": None, "--id": None,
+            "--csr": None, "--csr-key": None,
             "--ocpp": "auto"}
     args = []
     for a in argv[1:]:  # --opt=value is --opt value
@@ -209,9 +240,10 @@ def parse_args(argv):
         raise Usage("--url must start with ws:// or wss://")
     if scheme == "wss" and not opts["--ca"]:
         raise Usage("wss:// needs --ca FILE, the CA certificate that signed the CSMS's")
-    if (opts["--cert"] is None) != (opts["--key"] is None):
-        raise Usage("--cert and --key go together")
-    for k in ("--ca", "--cert", "--key"):
+    for a, b in (("--cert", "--key"), ("--csr", "--csr-key")):
+        if (opts[a] is None) != (opts[b] is None):
+            raise Usage("%s and %s go together" % (a, b))
+    for k in ("--ca", "--cert", "--key", "--csr", "--csr-key"):
         if opts[k]:
             try:
                 open(opts[k], "rb").close()
@@ -285,6 +317,10 @@ class Sim:
             return True
         if cp.firmware:
             cp.firmware.install = install
+        if cp.security and o["--csr"]:
+            cp.security.csr = lambda: read(o["--csr"]).decode()
+            cp.security.on_certificate = self._certificate
+            cp.security.verify = ecdsa()
         for c, hw in zip(cp.connectors, self.hw):
             c.error = self._error(hw)
             if c.id == 0:
@@ -297,6 +333,16 @@ class Sim:
             c.on_permission = self._relay(hw)
             c.on_limit = self._limit(hw)
             c.on_unlock = lambda: True
+
+    def _certificate(self, chain):
+        """The CSMS signed the request: the chain, with the request's key, is the client
+        certificate of the next handshakes (the charge point reconnects)."""
+        path = self.state_dir() + "/cpcert.pem"
+        with open(path, "w") as f:
+            f.write(chain)
+        self.cp.transport.use_cert(path, self.opts["--csr-key"])
+        log("security: the CSMS signed our certificate (%s)" % path)
+        return True
 
     def _get(self, hw, name):
         return lambda: getattr(hw, name)

@@ -59,6 +59,7 @@ VALID = (
     ("GetInstalledCertificateIds", {"certificateType": "ManufacturerRootCertificate"}),
     ("ExtendedTriggerMessage", {"requestedMessage": "SignChargePointCertificate", "connectorId": 1}),
     ("InstallCertificate", {"certificateType": "CentralSystemRootCertificate", "certificate": "PEM"}),
+    ("CertificateSigned", {"certificateChain": "-----BEGIN CERTIFICATE-----"}),
     ("GetLog", {"logType": "SecurityLog", "requestId": 1, "retries": 2, "retryInterval": 30,
                 "log": {"remoteLocation": "https://example.com/logs/", "oldestTimestamp": "2024-01-01T00:00:00Z",
                         "latestTimestamp": "2024-01-02T00:00:00Z"}}),
@@ -84,6 +85,7 @@ VALID = (
     ("MeterValuesResponse", {}),
     ("SecurityEventNotificationResponse", {}),
     ("LogStatusNotificationResponse", {}),
+    ("SignCertificateResponse", {"status": "Rejected"}),
     ("StartTransactionResponse", {"idTagInfo": {"status": "ConcurrentTx"}, "transactionId": 1}),
     ("StatusNotificationResponse", {}),
     ("StopTransactionResponse", {}),
@@ -180,7 +182,7 @@ def test_every_action_has_an_example():
     names = [n for n, _ in VALID]
     for a in CALLS:
         assert a in names, a
-    assert len(set(names)) == len(CALLS) + 12
+    assert len(set(names)) == len(CALLS) + 13
 
 
 def test_invalid_examples():
@@ -189,7 +191,7 @@ def test_invalid_examples():
 
 
 def test_spec_lookup():
-    assert len(CALLS) == 24 and "Reset" in CALLS and "BootNotification" not in CALLS
+    assert len(CALLS) == 25 and "Reset" in CALLS and "BootNotification" not in CALLS
     for name, _ in VALID:
         assert spec(name) is not None, name
     for name in ("", "Response", "Boot", "BootNotification", "ResetResponse", "Foo",
