@@ -8,11 +8,12 @@
 # The file `path` then only holds {"size", "sha256"} of what was written. The install reads
 # the partition back against that hash, set_boot() (ESP-IDF checks the image too), then
 # resets. The new app stays only if it calls mark_app_valid_cancel_rollback() before the
-# next reset: main.py does that once the CSMS accepted the charge point.
+# next reset: main.py does that once the CSMS accepted the charge point. A signed update
+# (SignedUpdateFirmware) checks its signature against that hash before the install.
 import hashlib
 import json
 import os
-from binascii import hexlify
+from binascii import hexlify, unhexlify
 
 import machine
 from esp32 import Partition
@@ -68,11 +69,19 @@ class Ota:
         self.reboot = reboot
         fw.download = self.download
         fw.install = self.install
+        fw.digest = self.digest
 
     def download(self, url, path):
         w = _Writer(Partition(Partition.RUNNING).get_next_update())
         t = self.fw.http_download(url, path, sink=w)  # the body goes to the partition, not a file
         return _fetch(t, w, path)
+
+    def digest(self, path):  # a signed update's image is in the partition: the hash taken on the way
+        with open(path, "rb") as f:
+            if f.read(1) != b"{":
+                return None  # a whole image in the file: the library hashes it
+        with open(path) as f:
+            return unhexlify(json.load(f)["sha256"])
 
     def install(self, path):
         part = Partition(Partition.RUNNING).get_next_update()

@@ -82,6 +82,9 @@ _TO = const(6)
 _ALG = const(7)
 _SIG = const(8)
 _RSA_SHA256 = b"\x2a\x86\x48\x86\xf7\x0d\x01\x01\x0b"  # OID 1.2.840.113549.1.1.11
+ECDSA_SHA256 = b"\x2a\x86\x48\xce\x3d\x04\x03\x02"  # OID 1.2.840.10045.4.3.2
+_RSA_KEY = b"\x2a\x86\x48\x86\xf7\x0d\x01\x01\x01"  # OID 1.2.840.113549.1.1.1
+_MANUFACTURER = "ManufacturerRootCertificate"
 _SHA256_INFO = b"\x30\x31\x30\x0d\x06\x09\x60\x86\x48\x01\x65\x03\x04\x02\x01\x05\x00\x04\x20"
 
 
@@ -164,17 +167,16 @@ def request_key(pem):
     return d[z:e]
 
 
-def check_chain(cp, pem, spki, verify=None):
-    """Why the chain of `pem` (the leaf first) is not one this charge point may take as its own
-    certificate, or None: the leaf's key must be `spki` (the one of the signing request), every
-    certificate valid now (once the clock is known) and signed by the next one, the last by an
-    installed CSMS root. RSA with SHA-256 is checked here; other signatures by
-    verify(algorithm OID, signed bytes, signature, issuer's SubjectPublicKeyInfo) -> bool."""
+def check_chain(cp, pem, verify=None, spki=None, root=_CSMS):
+    """Why the chain of `pem` (the leaf first) is not one to take, or None: every certificate
+    valid now (once the clock is known) and signed by the next one, the last by an installed
+    root of type `root`; with `spki`, the leaf's key must be that one (a signing request's).
+    Signatures: see signed()."""
     try:
         certs = [parse(d) for d in pems(pem)]
-        if not certs or certs[0][SPKI] != spki:
-            return "not the key of the signing request"
-        roots = [parse(der(cp.store.load("cert%d.json" % e[4], ""))) for e in installed(cp) if e[0] == _CSMS]
+        if not certs or spki is not None and certs[0][SPKI] != spki:
+            return "not the key of the signing request" if spki else "no certificate"
+        roots = [parse(der(cp.store.load("cert%d.json" % e[4], ""))) for e in installed(cp) if e[0] == root]
         now = clock.now() if clock.known else None
         for i, c in enumerate(certs):
             if now and not c[_FROM] <= now <= c[_TO]:
@@ -184,7 +186,7 @@ def check_chain(cp, pem, spki, verify=None):
                 for r in roots:
                     if r[SUBJECT] == c[ISSUER] and _signed(c, r, verify):
                         return None
-                return "not signed by an installed Central System root"
+                return "not signed by an installed " + root
             if not _signed(c, up, verify):
                 return "certificate %d: bad signature" % i
     except (ValueError, IndexError, TypeError) as e:
@@ -192,12 +194,23 @@ def check_chain(cp, pem, spki, verify=None):
 
 
 def _signed(c, by, verify):
-    if c[_ALG] == _RSA_SHA256:
-        return _rsa(c[TBS], c[_SIG], _key(by[SPKI]))
-    return bool(verify and verify(c[_ALG], c[TBS], c[_SIG], by[SPKI]))
+    return c[_ALG] in (_RSA_SHA256, ECDSA_SHA256) and signed(sha256(c[TBS]).digest(), c[_SIG], by[SPKI], verify)
 
 
-def _rsa(tbs, sig, key):  # RSASSA-PKCS1-v1_5 with SHA-256: one pow()
+def signed(digest, sig, spki, verify):
+    """True if `sig` is the signature of a SHA-256 `digest` by the key of `spki` (DER
+    SubjectPublicKeyInfo): RSA (PKCS #1 v1.5) is checked here, with one pow(); an EC key
+    through verify(ECDSA_SHA256, digest, signature, spki) -> bool (a board's crypto, or the
+    simulator's `cryptography`); without it, never."""
+    t, s, e = _tlv(spki, 0)
+    t, s, e = _tlv(spki, s)  # AlgorithmIdentifier
+    t, s, e = _tlv(spki, s)  # its OID
+    if spki[s:e] == _RSA_KEY:
+        return _rsa(digest, sig, _key(spki))
+    return bool(verify and verify(ECDSA_SHA256, digest, sig, spki))
+
+
+def _rsa(digest, sig, key):  # RSASSA-PKCS1-v1_5 with SHA-256
     t, s, e = _tlv(key, 0)  # RSAPublicKey
     t, ns, ne = _tlv(key, s)
     t, es, ee = _tlv(key, ne)
@@ -205,7 +218,7 @@ def _rsa(tbs, sig, key):  # RSASSA-PKCS1-v1_5 with SHA-256: one pow()
     k = ne - ns - (key[ns] == 0)
     m = pow(int.from_bytes(sig, "big"), int.from_bytes(key[es:ee], "big"), n)
     pad = k - 3 - len(_SHA256_INFO) - 32
-    return pad >= 8 and m.to_bytes(k, "big") == b"\x00\x01" + b"\xff" * pad + b"\x00" + _SHA256_INFO + sha256(tbs).digest()
+    return pad >= 8 and m.to_bytes(k, "big") == b"\x00\x01" + b"\xff" * pad + b"\x00" + _SHA256_INFO + digest
 
 
 def _serial(h):  # 2.0.1: hexadecimal without leading zeroes

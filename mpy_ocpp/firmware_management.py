@@ -23,6 +23,15 @@
 # context), `chunk` (buffer bytes, default 1024). Read-outs: `firmware_status`,
 # `diagnostics_status` (the last ones sent), `installing` (an image waits to be installed).
 #
+#   digest(path) -> the image's SHA-256 (bytes), for a signed update (the Security
+#                        extension's SignedUpdateFirmware: security.py); default None: the
+#                        file `path` is hashed, a block per loop(). A download hook that writes
+#                        elsewhere (an OTA partition) gives what it hashed on the way.
+#
+# A signed update goes through the same steps, with its signature checked after the download
+# (SignatureVerified, or InvalidSignature and the end), its statuses as
+# SignedFirmwareStatusNotification with the requestId; the request is kept in signedfw.json.
+#
 # Tries: `retries` + 1 (default retries 2), `retryInterval` apart (default 30 s). The image is
 # installed once no transaction runs and no transaction message waits to be sent. Persisted
 # in the state directory: a pending update (a reboot restarts its download or resumes the
@@ -38,13 +47,14 @@ from .store import rm, rows
 PROFILE = "FirmwareManagement"
 
 _FILE = "firmware.json"  # ["get", url, retrieve time, tries left, interval] / ["ready"] / ["done", status]
+_SIGNED = "signedfw.json"  # [requestId, signature, signing certificate] of a signed update
 _RETRIES = const(2)
 _INTERVAL = const(30)
 _NOTIFY_WAIT = const(30)  # s to wait for Installing to reach the CSMS before installing
 _MAX_TRIES = const(10)  # per transfer, whatever `retries` says
 _CLOCK_CHECK = const(60)  # s between looks at the wall clock while waiting for retrieveDate
-_BUSY = ("Downloading", "Downloaded", "Installing")  # Remote Trigger sends Idle otherwise
-_FINAL = ("DownloadFailed", "Installed", "InstallationFailed")
+_BUSY = ("Downloading", "Downloaded", "SignatureVerified", "Installing")  # a trigger gets Idle otherwise
+_FINAL = ("DownloadFailed", "Installed", "InstallationFailed", "InvalidSignature")
 
 # update states (Firmware._st)
 _IDLE = const(0)
@@ -53,6 +63,7 @@ _READY = const(2)  # downloaded: waiting for the transactions to end
 _NOTIFY = const(3)  # Installing queued: waiting for its answer (the hook may reboot)
 _INSTALL = const(4)
 _REPORT = const(5)  # a final status from before a reboot to send
+_VERIFY = const(6)  # a signed update's image: its signature checked, a block per loop()
 
 
 def setup(cp):
@@ -164,6 +175,7 @@ class Firmware:
         self.install = None
         self.diagnostics = self.diagnostics_file
         self.upload = self.http_upload
+        self.digest = None
         self.ca = None
         self.verify = True
         self.chunk = 1024
@@ -171,6 +183,7 @@ class Firmware:
         self._st = _IDLE
         self.installing = False  # downloaded, until installed: new transactions should wait
         self._get = self._diag = self._job = self._tmp = self._req = None
+        self._sig = cp.store.load(_SIGNED, None, lambda d: rows([d], int, str, str))
         rec = cp.store.load(_FILE, None, _record_ok)
         if rec:
             self._resume(rec)
@@ -196,27 +209,42 @@ class Firmware:
 
     # Remote Trigger
 
-    def notify_firmware(self):
+    def notify_firmware(self, signed=False):
+        """A trigger's status message: the update's (signed or not) or Idle; `signed`
+        (ExtendedTriggerMessage): a SignedFirmwareStatusNotification even when none runs."""
         s = self.firmware_status
-        self._send(s if s in _BUSY else "Idle")
+        s = s if s in _BUSY else "Idle"
+        if signed and not self._sig:
+            self.cp.call("SignedFirmwareStatusNotification", {"status": s})
+        else:
+            self._send(s)
 
     def notify_diagnostics(self):
         self._send_diag("Uploading" if self._diag and self._req is None else "Idle", None)
 
     # UpdateFirmware
 
-    def update(self, url, at, retries, interval):
+    def update(self, url, at, retries, interval, sig=None):
+        """UpdateFirmware; sig: SignedUpdateFirmware's [requestId, signature, certificate].
+        -> False if an update is installing (ignored)."""
         if self._st in (_NOTIFY, _INSTALL):
-            log("firmware: UpdateFirmware ignored, an update is installing")
-            return
-        if self._get:
-            _close(self._get.job)
+            log("firmware: update ignored, an update is installing")
+            return False
+        if self._get or self._job:
+            _close(self._get.job if self._get else self._job)
+            self._job = None
+        self._sig = sig
+        if sig:
+            self.cp.store.save(_SIGNED, sig)
+        else:
+            self.cp.store.remove(_SIGNED)
         self.installing = False
         if self.firmware_status in _BUSY:
             self.firmware_status = "Idle"  # that update is abandoned
         self._get = _Tries(url, at or 0, retries + 1, interval)
         self._st = _GET
         self._save()
+        return True
 
     def _save(self):
         t = self._get
@@ -229,13 +257,24 @@ class Firmware:
             if r is None:
                 return
             self._get = None
-            if r:
-                self._st = _READY
-                self.installing = True
-                self.cp.store.save(_FILE, ["ready"])
-                self._send("Downloaded")
+            if not r:
+                return self._finish("DownloadFailed")
+            self._send("Downloaded")
+            if self._sig:  # the signature first; a reboot meanwhile downloads again
+                self._st = _VERIFY
+                self._job = self.cp.security.check_image(self)
             else:
-                self._finish("DownloadFailed")
+                self._ready()
+        elif st == _VERIFY:
+            r = _poll(self._job)
+            if r is not None:
+                self._job = None
+                if r:
+                    self._send("SignatureVerified")
+                    self._ready()
+                else:
+                    self.cp.security_event("InvalidFirmwareSignature")
+                    self._finish("InvalidSignature")
         elif st == _READY:
             if not self._busy():
                 if not self.cp.store.save(_FILE, ["install"]):  # unrecorded, the reboot of a
@@ -255,6 +294,11 @@ class Firmware:
         else:
             self._finish(self._final)
 
+    def _ready(self):  # downloaded (and verified): installed once no transaction runs
+        self._st = _READY
+        self.installing = True
+        self.cp.store.save(_FILE, ["ready"])
+
     def _try_download(self, first):
         self._save()  # fewer tries left, also after a reboot
         if first:
@@ -271,6 +315,8 @@ class Firmware:
         self._due = ticks_ms()
 
     def _finish(self, status):
+        if status == "Installed":
+            self.cp.security_event("FirmwareUpdated")
         self._st = _IDLE
         self.installing = False
         rm(self.image)
@@ -280,13 +326,18 @@ class Firmware:
     def _reported(self, res):
         if res is not None and self._st == _IDLE:
             self.cp.store.remove(_FILE)
+            self.cp.store.remove(_SIGNED)
+            self._sig = None
 
     def _send(self, status, cb=None):
         self.firmware_status = status
-        self.cp.call("FirmwareStatusNotification", {"status": status}, cb)
+        if self._sig:
+            self.cp.call("SignedFirmwareStatusNotification", {"status": status, "requestId": self._sig[0]}, cb)
+        else:
+            self.cp.call("FirmwareStatusNotification", {"status": status}, cb)
 
 
-    # GetDiagnostics, and GetLog (the Security extension's: security.py)
+    # GetDiagnostics; GetLog (the Security extension's: security.py) uses the same upload
 
     def get_diagnostics(self, p):
         if self._diag:
@@ -297,23 +348,6 @@ class Firmware:
             return {}  # no diagnostics available
         self._begin_upload(path, p["location"], p, None)
         return {"fileName": path.rsplit("/", 1)[-1]}
-
-    def get_log(self, p, make):
-        """GetLog: the upload of GetDiagnostics, reported by LogStatusNotification with the
-        request's id; a new request cancels the upload under way. make(start, stop) -> the
-        path of a file made for this upload (removed after it), or None."""
-        status = "Accepted"
-        if self._diag:
-            _close(self._diag.job)
-            self._end_upload()
-            status = "AcceptedCanceled"
-        lg = p["log"]
-        path = self._make(make, lg.get("oldestTimestamp"), lg.get("latestTimestamp"))
-        if not path:
-            return {"status": "Rejected"}
-        self._tmp = path
-        self._begin_upload(path, lg["remoteLocation"], p, p["requestId"])
-        return {"status": status, "filename": path.rsplit("/", 1)[-1]}
 
     def _make(self, hook, start, stop):
         try:
@@ -342,10 +376,6 @@ class Firmware:
     def _try_upload(self, first):
         if first:
             self._send_diag("Uploading", self._req)
-
-    def notify_log(self):  # ExtendedTriggerMessage: the GetLog upload under way, if any
-        up = self._diag and self._req is not None
-        self._send_diag("Uploading" if up else "Idle", self._req if up else -1)
 
     def _send_diag(self, status, req):
         """An upload's status in the message of its request: req None for GetDiagnostics,

@@ -13,7 +13,9 @@
 # - the charge point's certificate: ExtendedTriggerMessage(SignChargePointCertificate) ->
 #   SignCertificate with a CSR that the firmware's hook makes (and with it the key pair, which
 #   only the firmware holds) -> CertificateSigned: the chain checked (certificates.check_chain)
-#   and handed to the firmware's hook, then the link reconnects with it.
+#   and handed to the firmware's hook, then the link reconnects with it;
+# - SignedUpdateFirmware: the signing certificate checked against the installed manufacturer
+#   roots, then Firmware Management's update with the image's signature checked.
 # Not a feature profile: SupportedFeatureProfiles does not name it.
 import os
 
@@ -47,8 +49,8 @@ class Events:
     # key pair the firmware keeps until on_certificate
     on_certificate = None  # f(PEM chain) -> True once the chain and that key are what the
     # transport's next handshakes use (Security Profile 3: WebSocket.use_cert)
-    verify = None  # f(algorithm OID, signed bytes, signature, issuer's SubjectPublicKeyInfo)
-    # -> bool: signatures other than RSA/SHA-256 (e.g. ECDSA through a board's crypto)
+    verify = None  # f(algorithm OID, SHA-256 digest, signature, signer's SubjectPublicKeyInfo)
+    # -> bool: signatures by EC keys (certificates.signed: ECDSA through a board's crypto)
     spki = None  # the key of the signing request under way
 
     def __init__(self, cp):
@@ -113,6 +115,25 @@ class Events:
             raise
         return path
 
+    def check_image(self, f):
+        """A job for Firmware Management (f): is the downloaded image the one the signed
+        update's certificate signed? Its SHA-256 from f.digest, or from the file (a block per
+        step)."""
+        from binascii import a2b_base64
+        from hashlib import sha256
+        d = f.digest(f.image) if f.digest else None
+        if d is None:
+            h, buf = sha256(), bytearray(f.chunk)
+            with open(f.image, "rb") as fh:
+                n = fh.readinto(buf)
+                while n:
+                    h.update(memoryview(buf)[:n])
+                    yield None
+                    n = fh.readinto(buf)
+            d = h.digest()
+        c = certificates.parse(certificates.der(f._sig[2]))
+        yield certificates.signed(d, a2b_base64(f._sig[1]), c[certificates.SPKI], self.verify)
+
     def _requested(self, res):  # SignCertificate's answer
         if not res or res["status"] != "Accepted":
             log("security: the CSMS will not sign the request")
@@ -166,10 +187,32 @@ DeleteCertificate = certificates.DeleteCertificate  # the same request and answe
 
 
 def GetLog(cp, p):
+    """GetDiagnostics' upload, reported by LogStatusNotification with the request's id; a new
+    request cancels the upload under way."""
     f = cp.firmware
     if f is None:  # no upload in this build
         return {"status": "Rejected"}
-    return f.get_log(p, cp.security.log_file if p["logType"] == "SecurityLog" else f.diagnostics)
+    status = "Accepted"
+    if f._diag:
+        from .firmware_management import _close  # there: f is its Firmware
+        _close(f._diag.job)
+        f._end_upload()
+        status = "AcceptedCanceled"
+    lg = p["log"]
+    make = cp.security.log_file if p["logType"] == "SecurityLog" else f.diagnostics
+    path = f._make(make, lg.get("oldestTimestamp"), lg.get("latestTimestamp"))
+    if not path:
+        return {"status": "Rejected"}
+    f._tmp = path  # removed after the upload
+    f._begin_upload(path, lg["remoteLocation"], p, p["requestId"])
+    return {"status": status, "filename": path.rsplit("/", 1)[-1]}
+
+
+def _log_status(cp, p):  # ExtendedTriggerMessage: the GetLog upload under way, if any
+    f = cp.firmware
+    up = f._diag and f._req is not None
+    f._send_diag("Uploading" if up else "Idle", f._req if up else -1)
+    return {"status": "Accepted"}
 
 
 def ExtendedTriggerMessage(cp, p):
@@ -184,10 +227,31 @@ def ExtendedTriggerMessage(cp, p):
             return {"status": "NotImplemented"}
         return TriggerMessage(cp, p)
     if what == "LogStatusNotification" and cp.firmware:
-        return cp.trigger(lambda cp, p: cp.firmware.notify_log() or {"status": "Accepted"}, p)
+        return cp.trigger(_log_status, p)
+    if what == "FirmwareStatusNotification" and cp.firmware:  # the signed update's, if one runs
+        return cp.trigger(lambda cp, p: cp.firmware.notify_firmware(True) or {"status": "Accepted"}, p)
     if what == "SignChargePointCertificate":
         return cp.trigger(_sign, p)
     return {"status": "NotImplemented"}
+
+
+def SignedUpdateFirmware(cp, p):
+    """UpdateFirmware (Firmware Management's machine; without it Rejected) for an image signed
+    by a certificate that an installed ManufacturerRootCertificate signed; the image's
+    signature is checked once it is downloaded. installDateTime is not waited for: the image
+    is installed once no transaction runs, as UpdateFirmware's."""
+    f, fw = cp.firmware, p["firmware"]
+    if f is None:
+        return {"status": "Rejected"}
+    why = certificates.check_chain(cp, fw["signingCertificate"], cp.security.verify, root="ManufacturerRootCertificate")
+    if why:
+        cp.security.add("InvalidFirmwareSigningCertificate", why)
+        return {"status": "InvalidCertificate"}
+    busy = f._get is not None or f._job is not None or f.installing  # an update under way
+    if not f.update(fw["location"], clock.parse(fw["retrieveDateTime"]) or 0, p.get("retries", 2),
+                    p.get("retryInterval", 30), [p["requestId"], fw["signature"], fw["signingCertificate"]]):
+        return {"status": "Rejected"}  # installing now
+    return {"status": "AcceptedCanceled" if busy else "Accepted"}
 
 
 def _sign(cp, p):
@@ -207,7 +271,7 @@ def _sign(cp, p):
 def CertificateSigned(cp, p):
     s = cp.security
     chain = p["certificateChain"]
-    why = "no signing request" if s.spki is None else certificates.check_chain(cp, chain, s.spki, s.verify)
+    why = "no signing request" if s.spki is None else certificates.check_chain(cp, chain, s.verify, s.spki)
     if why is None:
         try:
             if not s.on_certificate(chain):

@@ -8,6 +8,7 @@ the bootloader's rollback):
 - End to end: the real local CSMS sends UpdateFirmware for an image on a local HTTP server;
   the ESP32 board downloads, installs and resets, and after the simulated reboot (main.run
   again over the same state) reports Installed and marks the app valid."""
+import hashlib
 import io
 import json
 import os
@@ -115,9 +116,13 @@ def test_esp32_download_streams_into_the_partition(flash, tmp_path, web):
     mark = json.loads(path.read_text())  # the file holds only what was written
     assert mark["size"] == len(img) and flash.flash["ota_1"][:len(img)] == img
     assert flash.state["boot"] == "ota_0"  # nothing boots it before the install
+    # a signed update checks its signature against the hash taken on the way
+    assert fw.digest(str(path)) == hashlib.sha256(img).digest()
     assert drive(fw.install(str(path)), reboots)[0] == "reset"
     assert flash.state["boot"] == "ota_1"
     assert drive(fw.download(srv.url("/big.bin"), str(path)), reboots)[0] is False  # -> DownloadFailed
+    path.write_bytes(img)  # a whole image in the file (a download hook of its own): the library hashes it
+    assert fw.digest(str(path)) is None
 
 
 def test_esp32_corrupt_partition_is_not_booted(flash, tmp_path, web):

@@ -128,7 +128,6 @@ def test_extended_trigger_message(runtime, csms_factory, sims):
     csms.wait_action("CP_1", "Heartbeat", since=mark)
     csms.wait_action("CP_1", "StatusNotification", since=mark, where=lambda p: p["connectorId"] == 2)
     assert trig("StatusNotification", connectorId=7) == {"status": "Rejected"}  # no such connector
-    assert trig("FirmwareStatusNotification") == {"status": "NotImplemented"}  # signed firmware: to come
     assert trig("SignChargePointCertificate") == {"status": "Rejected"}  # no CSR hook: no key pairs
     assert csms.violations == []
 
@@ -294,7 +293,7 @@ def test_the_charge_point_certificate_is_renewed(runtime, csms_factory, sims, tm
     why = lambda: [p.get("techInfo") for p in csms.received("CP_1", "SecurityEventNotification")  # noqa: E731
                    if p["type"] == "InvalidChargePointCertificate"]
     csms.wait_for(lambda: len(why()) == 7)  # with the one before anything was asked
-    assert set(why()) == {"no signing request", "not signed by an installed Central System root",
+    assert set(why()) == {"no signing request", "not signed by an installed CSMSRootCertificate",
                           "not the key of the signing request", "certificate 0 expired or not valid yet"}
     assert csms.connect_count("CP_1") == 1
     assert signed(good + ca.cert_pem.bytes().decode()) == {"status": "Accepted"}  # leaf + root
@@ -317,4 +316,51 @@ def test_an_ecdsa_chain_needs_a_verify_hook(runtime, csms_factory, sims, tmp_pat
     # CPython: the simulator's hook (the `cryptography` package) checks it; MicroPython has none
     want = "Accepted" if runtime == "cpython" else "Rejected"
     assert csms.call("CP_1", "CertificateSigned", {"certificateChain": chain}) == {"status": want}
+    assert csms.violations == []
+
+
+def test_signed_update_firmware(runtime, csms_factory, sims, web):
+    import base64
+    import os
+
+    import trustme
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    srv = web()
+    image = os.urandom(20000) + b"end"
+    srv.routes["/fw.bin"] = ("len", image)
+    csms = csms_factory(versions=("ocpp1.6",))
+    sim = sims(runtime, server=csms, booted=True, ocpp="1.6")
+    maker = trustme.CA(key_type=trustme.KeyType.RSA)
+    signer = maker.issue_cert(common_name="firmware signing", key_type=trustme.KeyType.RSA)
+    key = serialization.load_pem_private_key(signer.private_key_pem.bytes(), None)
+    sign = lambda data: base64.b64encode(key.sign(data, padding.PKCS1v15(), hashes.SHA256())).decode()  # noqa: E731
+    signed = lambda: csms.received("CP_1", "SignedFirmwareStatusNotification")  # noqa: E731
+    kinds = lambda: [p["type"] for p in csms.received("CP_1", "SecurityEventNotification")]  # noqa: E731
+
+    def update(rid, signature):
+        return csms.call("CP_1", "SignedUpdateFirmware", {"requestId": rid, "retries": 0, "firmware": {
+            "location": srv.url("/fw.bin"), "retrieveDateTime": "2020-01-01T00:00:00Z",
+            "signingCertificate": signer.cert_chain_pems[0].bytes().decode(), "signature": signature}})
+
+    assert update(1, sign(image)) == {"status": "InvalidCertificate"}  # no manufacturer root yet
+    csms.wait_for(lambda: "InvalidFirmwareSigningCertificate" in kinds())
+    assert csms.call("CP_1", "InstallCertificate", {"certificateType": "ManufacturerRootCertificate",
+                                                    "certificate": maker.cert_pem.bytes().decode()}) == {"status": "Accepted"}
+    assert update(2, sign(image + b"x")) == {"status": "Accepted"}  # a signature of another image
+    csms.wait_for(lambda: signed()[-1:] == [{"status": "InvalidSignature", "requestId": 2}], timeout=20)
+    assert [p["status"] for p in signed()] == ["Downloading", "Downloaded", "InvalidSignature"]
+    csms.wait_for(lambda: "InvalidFirmwareSignature" in kinds())
+    assert not any("installing" in line for line in sim.err)
+    assert update(3, sign(image)) == {"status": "Accepted"}
+    csms.wait_for(lambda: signed()[-1:] == [{"status": "Installed", "requestId": 3}], timeout=20)
+    assert [p["status"] for p in signed()[3:]] == ["Downloading", "Downloaded", "SignatureVerified",
+                                                   "Installing", "Installed"]
+    assert any("installing" in line and "%d bytes" % len(image) in line for line in sim.err)
+    csms.wait_for(lambda: "FirmwareUpdated" in kinds())
+    assert csms.call("CP_1", "ExtendedTriggerMessage", {"requestedMessage": "FirmwareStatusNotification"}) == {
+        "status": "Accepted"}
+    csms.wait_for(lambda: signed()[-1:] == [{"status": "Idle"}])
+    assert csms.received("CP_1", "FirmwareStatusNotification") == []  # all of it went signed
     assert csms.violations == []

@@ -32,14 +32,14 @@ CALLS = (
     "UnlockConnector", "UpdateFirmware",
     # the Security extension (whitepaper ed. 3) built so far: security.py
     "DeleteCertificate", "ExtendedTriggerMessage", "GetInstalledCertificateIds", "InstallCertificate",
-    "GetLog", "CertificateSigned",
+    "GetLog", "CertificateSigned", "SignedUpdateFirmware",
 )
 # CP -> CSMS actions: the charge point validates their responses.
 SENT = (
     "Authorize", "BootNotification", "DataTransfer", "DiagnosticsStatusNotification",
     "FirmwareStatusNotification", "Heartbeat", "MeterValues", "StartTransaction",
     "StatusNotification", "StopTransaction", "SecurityEventNotification", "LogStatusNotification",
-    "SignCertificate",
+    "SignCertificate", "SignedFirmwareStatusNotification",
 )
 
 # OCPP 2.0.1: every CSMS -> CP action; those with tables so far (the use cases built); the

@@ -175,21 +175,19 @@ class Hardware:
 
 
 def ecdsa():
-    """A check of ECDSA/SHA-256 signatures (certificates.check_chain's `verify`) from the
-    `cryptography` package, on CPython; None where it is missing (MicroPython): such a chain is
-    refused, as on a board without an ECDSA hook."""
+    """A check of ECDSA/SHA-256 signatures (certificates.signed's `verify`) from the
+    `cryptography` package, on CPython; None where it is missing (MicroPython): what such a key
+    signed is refused, as on a board without an ECDSA hook."""
     try:
         from cryptography.hazmat.primitives import hashes
-        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.hazmat.primitives.asymmetric import ec, utils
         from cryptography.hazmat.primitives.serialization import load_der_public_key
     except ImportError:
         return None
 
-    def verify(alg, tbs, sig, spki):
-        if alg != b"\x2a\x86\x48\xce\x3d\x04\x03\x02":  # ecdsa-with-SHA256
-            return False
+    def verify(alg, digest, sig, spki):
         try:
-            load_der_public_key(bytes(spki)).verify(bytes(sig), bytes(tbs), ec.ECDSA(hashes.SHA256()))
+            load_der_public_key(bytes(spki)).verify(bytes(sig), bytes(digest), ec.ECDSA(utils.Prehashed(hashes.SHA256())))
             return True
         except Exception:
             return False
@@ -317,10 +315,11 @@ class Sim:
             return True
         if cp.firmware:
             cp.firmware.install = install
+        if cp.security:
+            cp.security.verify = ecdsa()
         if cp.security and o["--csr"]:
             cp.security.csr = lambda: read(o["--csr"]).decode()
             cp.security.on_certificate = self._certificate
-            cp.security.verify = ecdsa()
         for c, hw in zip(cp.connectors, self.hw):
             c.error = self._error(hw)
             if c.id == 0:

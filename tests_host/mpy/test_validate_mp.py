@@ -60,6 +60,9 @@ VALID = (
     ("ExtendedTriggerMessage", {"requestedMessage": "SignChargePointCertificate", "connectorId": 1}),
     ("InstallCertificate", {"certificateType": "CentralSystemRootCertificate", "certificate": "PEM"}),
     ("CertificateSigned", {"certificateChain": "-----BEGIN CERTIFICATE-----"}),
+    ("SignedUpdateFirmware", {"requestId": 4, "retries": 1, "retryInterval": 60, "firmware": {
+        "location": "https://example.com/fw.bin", "retrieveDateTime": "2024-01-01T00:00:00Z",
+        "installDateTime": "2024-01-01T01:00:00Z", "signingCertificate": "PEM", "signature": "c2ln"}}),
     ("GetLog", {"logType": "SecurityLog", "requestId": 1, "retries": 2, "retryInterval": 30,
                 "log": {"remoteLocation": "https://example.com/logs/", "oldestTimestamp": "2024-01-01T00:00:00Z",
                         "latestTimestamp": "2024-01-02T00:00:00Z"}}),
@@ -86,6 +89,7 @@ VALID = (
     ("SecurityEventNotificationResponse", {}),
     ("LogStatusNotificationResponse", {}),
     ("SignCertificateResponse", {"status": "Rejected"}),
+    ("SignedFirmwareStatusNotificationResponse", {}),
     ("StartTransactionResponse", {"idTagInfo": {"status": "ConcurrentTx"}, "transactionId": 1}),
     ("StatusNotificationResponse", {}),
     ("StopTransactionResponse", {}),
@@ -182,7 +186,7 @@ def test_every_action_has_an_example():
     names = [n for n, _ in VALID]
     for a in CALLS:
         assert a in names, a
-    assert len(set(names)) == len(CALLS) + 13
+    assert len(set(names)) == len(CALLS) + 14
 
 
 def test_invalid_examples():
@@ -191,7 +195,7 @@ def test_invalid_examples():
 
 
 def test_spec_lookup():
-    assert len(CALLS) == 25 and "Reset" in CALLS and "BootNotification" not in CALLS
+    assert len(CALLS) == 26 and "Reset" in CALLS and "BootNotification" not in CALLS
     for name, _ in VALID:
         assert spec(name) is not None, name
     for name in ("", "Response", "Boot", "BootNotification", "ResetResponse", "Foo",
