@@ -15,7 +15,13 @@
 #   only the firmware holds) -> CertificateSigned: the chain checked (certificates.check_chain)
 #   and handed to the firmware's hook, then the link reconnects with it;
 # - SignedUpdateFirmware: the signing certificate checked against the installed manufacturer
-#   roots, then Firmware Management's update with the image's signature checked.
+#   roots, then Firmware Management's update with the image's signature checked;
+# - SecurityProfile: 0-3 as the link is (plain, Basic auth, TLS + Basic auth, TLS + client
+#   certificate); the CSMS may only raise it, and only to a profile the firmware's hook can
+#   give a transport for. The charge point then moves to that transport; if it is not online
+#   within `trial` seconds it goes back to the one before (the key too) and says so in a
+#   security event. At boot a stored value above what the firmware's link has is tried again
+#   the same way.
 # Not a feature profile: SupportedFeatureProfiles does not name it.
 import os
 
@@ -37,6 +43,7 @@ _CSMS = ("CentralSystemRootCertificate", "CSMSRootCertificate")
 
 def setup(cp):
     d = cp.config.declare
+    d("SecurityProfile", INT, 0, 0, lambda v: cp.security._allowed(v))
     d("CertificateStoreMaxLength", INT, certificates.MAX, RO)
     d("AdditionalRootCertificateCheck", BOOL, False, RO)  # no fallback root to check against
     certificates.setup(cp)
@@ -52,6 +59,11 @@ class Events:
     verify = None  # f(algorithm OID, SHA-256 digest, signature, signer's SubjectPublicKeyInfo)
     # -> bool: signatures by EC keys (certificates.signed: ECDSA through a board's crypto)
     spki = None  # the key of the signing request under way
+    transport = None  # f(profile) -> a transport for Security Profile 1-3 (e.g. a WebSocket to
+    # the wss:// URL for 2, with a client certificate for 3), or None if this charger has none
+    trial = 60  # s a new profile has to get online before the charge point goes back
+    _next = None  # (profile before, profile, transport): a change to make at the next loop()
+    _trial = None  # (profile before, transport before, deadline ticks) while a new one is tried
 
     def __init__(self, cp):
         self.cp = cp
@@ -134,6 +146,76 @@ class Events:
         c = certificates.parse(certificates.der(f._sig[2]))
         yield certificates.signed(d, a2b_base64(f._sig[1]), c[certificates.SPKI], self.verify)
 
+    # SecurityProfile
+
+    def _allowed(self, v):
+        """The key's check: 0-3, never lower; higher only with a transport for it (and for 1
+        and 2 an AuthorizationKey). Before the first loop() (the stored value is read) the range
+        only: the firmware sets its hooks after ChargePoint()."""
+        if not 0 <= v <= 3:
+            return False
+        cur = self.cp.config.values["SecurityProfile"]
+        if not self.started or v == cur:
+            return True
+        if v < cur or self._trial or v < 3 and not self.cp.config.values["AuthorizationKey"]:
+            return False
+        t = self._get(v)
+        if t is not None:
+            self._next = (cur, v, t)
+        return t is not None
+
+    def _get(self, v):
+        try:
+            return self.transport(v) if self.transport else None
+        except Exception as e:  # the firmware's code must not stop the charger
+            log("security: no transport for profile %d: %r" % (v, e))
+            return None
+
+    def _use(self, t, now, back=None):
+        """Move to transport t (the old one is closed); back: (profile, transport) to return to
+        if t is not online within `trial` seconds."""
+        cp = self.cp
+        old = cp.transport
+        cp.transport = t
+        old.close()
+        cp.trusted = ()  # another TLS context: the installed roots go to it
+        cp._connect()
+        self._trial = back and (back[0], back[1], later(now, self.trial))
+
+    def _profile(self, now):  # security.loop's part, while a profile changes or is tried
+        cp = self.cp
+        n, tr = self._next, self._trial
+        if n:
+            self._next = None
+            if cp.config.values["SecurityProfile"] != n[1]:  # the change was not stored
+                return n[2].close()
+            self._use(n[2], now, (n[0], cp.transport))
+        elif tr and cp.transport.online:  # said once it works (one event of a kind waits at a time)
+            self._trial = None
+            self.add("ReconfigurationOfSecurityParameters", "SecurityProfile %d" % cp.config.values["SecurityProfile"])
+        elif tr and ticks_diff(now, tr[2]) >= 0:
+            v = cp.config.values
+            self.add("ReconfigurationOfSecurityParameters", "SecurityProfile %d did not connect: back to %d" % (
+                v["SecurityProfile"], tr[0]))
+            v["SecurityProfile"] = tr[0]
+            cp.config.save()
+            self._use(tr[1], now)
+
+    def _boot(self, now):
+        """At the first loop(): the profile the link has; a higher one kept from before is
+        tried again."""
+        cp = self.cp
+        t = cp.transport
+        have = 3 if getattr(t, "client_cert", False) else 2 if getattr(t, "ctx", None) else (
+            1 if cp.config.values["AuthorizationKey"] else 0)
+        want = cp.config.values["SecurityProfile"]
+        cp.config.values["SecurityProfile"] = have
+        if want > have:
+            n = self._get(want)
+            if n is not None:
+                cp.config.values["SecurityProfile"] = want
+                self._use(n, now, (have, t))
+
     def _requested(self, res):  # SignCertificate's answer
         if not res or res["status"] != "Accepted":
             log("security: the CSMS will not sign the request")
@@ -160,6 +242,9 @@ def loop(cp, now):
     if not s.started:
         s.started = True
         s.add("StartupOfTheDevice")
+        s._boot(now)
+    if s._next or s._trial:
+        s._profile(now)
     if s.owed and not s.out and cp.accepted and cp.online and ticks_diff(now, s.due) >= 0:
         s.out = cp.call("SecurityEventNotification", _payload(s.owed[0]), s._sent)
         if not s.out:  # no room in the queue: again later, not at every loop()

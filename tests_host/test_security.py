@@ -364,3 +364,38 @@ def test_signed_update_firmware(runtime, csms_factory, sims, web):
     csms.wait_for(lambda: signed()[-1:] == [{"status": "Idle"}])
     assert csms.received("CP_1", "FirmwareStatusNotification") == []  # all of it went signed
     assert csms.violations == []
+
+
+def test_security_profile_only_rises_and_falls_back(runtime, csms_factory, sims, tls):
+    key = "profile-key-0123456789"
+    plain = csms_factory(versions=("ocpp1.6",), auth={"CP_1": key})
+    secure = csms_factory(versions=("ocpp1.6",), auth={"CP_X": key}, ssl_context=tls.server_context)
+    ca = tls.ca_pem if runtime == "cpython" else tls.ca_der
+    opts = dict(ocpp="1.6", auth_key=key, wss_url=secure.url, ca=ca, trial=3)
+    sim = sims(runtime, server=plain, booted=True, **opts)
+    profile = lambda c: c.call("CP_1", "GetConfiguration", {"key": ["SecurityProfile"]})[  # noqa: E731
+        "configurationKey"][0]["value"]
+    change = lambda c, v: c.call("CP_1", "ChangeConfiguration", {"key": "SecurityProfile", "value": v})["status"]  # noqa: E731
+    why = lambda c: [p.get("techInfo") for p in c.received("CP_1", "SecurityEventNotification")  # noqa: E731
+                     if p["type"] == "ReconfigurationOfSecurityParameters"]
+    assert profile(plain) == "1"
+    for v in ("0", "3", "4", "x"):  # lower; no client certificate here; no such profile
+        assert change(plain, v) == "Rejected", v
+    # the secure CSMS refuses it (HTTP 401): 3 s later it is back where it was
+    assert change(plain, "2") == "Accepted"
+    plain.wait_for(lambda: plain.connect_count("CP_1") == 2, timeout=20, what="back on the plain CSMS")
+    plain.wait_for(lambda: why(plain) == ["SecurityProfile 2 did not connect: back to 1"])
+    assert profile(plain) == "1" and secure.handshakes and not secure.connected("CP_1")
+    secure.auth = {"CP_1": key}
+    assert change(plain, "2") == "Accepted"
+    secure.wait_for(lambda: secure.connected("CP_1"), timeout=20, what="on the secure CSMS")
+    secure.wait_for(lambda: why(secure) == ["SecurityProfile 2"])
+    assert profile(secure) == "2" and change(secure, "1") == "Rejected"
+    assert secure.handshakes[-1]["password"] == key.encode()  # Basic auth over TLS
+    # a reboot: the link the firmware gives is plain; the stored profile takes it to TLS again
+    sim.stop()
+    n = secure.connect_count("CP_1")
+    sims(runtime, server=plain, **opts)
+    secure.wait_for(lambda: secure.connect_count("CP_1") == n + 1, timeout=20, what="TLS after the reboot")
+    assert profile(secure) == "2"
+    assert plain.violations == [] and secure.violations == []

@@ -30,6 +30,9 @@ OPTIONS = """usage: sim.py --url URL --id ID [options]   (commands on stdin: see
   --ca FILE         the CA certificate (PEM or DER) that signed the CSMS's; needed for wss://
   --cert FILE       the charge point's certificate, with --key its private key: Security
   --key FILE        Profile 3 over wss:// (PEM on CPython, DER on MicroPython)
+  --wss-url URL     where the charge point goes when the CSMS raises SecurityProfile to 2 or
+                    3 (with --ca; 3 with --cert/--key); --url is profile 0 or 1
+  --trial SECONDS   how long a new SecurityProfile may take to get online (default 60)
   --csr FILE        a certificate signing request (PEM) for the CSMS to sign when it asks
   --csr-key FILE    (ExtendedTriggerMessage SignChargePointCertificate), with its key: the
                     signed certificate and this key are used from the next handshake on
@@ -214,7 +217,7 @@ class Usage(Exception):
 def parse_args(argv):
     opts = {"--connectors": "2", "--power": "11000", "--state": None, "--auth-key": None,
             "--ca": None, "--cert": None, "--key": None, "--url": None, "--id": None,
-            "--csr": None, "--csr-key": None,
+            "--csr": None, "--csr-key": None, "--wss-url": None, "--trial": "60",
             "--ocpp": "auto"}
     args = []
     for a in argv[1:]:  # --opt=value is --opt value
@@ -238,6 +241,9 @@ def parse_args(argv):
         raise Usage("--url must start with ws:// or wss://")
     if scheme == "wss" and not opts["--ca"]:
         raise Usage("wss:// needs --ca FILE, the CA certificate that signed the CSMS's")
+    w = opts["--wss-url"]
+    if w is not None and (not w.startswith("wss://") or not opts["--ca"]):
+        raise Usage("--wss-url must start with wss:// and needs --ca FILE")
     for a, b in (("--cert", "--key"), ("--csr", "--csr-key")):
         if (opts[a] is None) != (opts[b] is None):
             raise Usage("%s and %s go together" % (a, b))
@@ -254,6 +260,7 @@ def parse_args(argv):
     opts["--ocpp"] = vs
     opts["--connectors"] = number(opts["--connectors"], "--connectors", 1, MAX_CONNECTORS, int)
     opts["--power"] = number(opts["--power"], "--power", 0, 1000000, int)
+    opts["--trial"] = number(opts["--trial"], "--trial", 1, 86400, int)
     return opts
 
 
@@ -285,12 +292,19 @@ class Sim:
     def state_dir(self):
         return self.opts["--state"] or "state/" + self.opts["--id"]
 
-    def link(self, url, versions):
-        """The transport to the CSMS (the browser's simulator gives its own)."""
+    def link(self, url, versions, profile=None):
+        """The transport to the CSMS (the browser's simulator gives its own); with `profile`,
+        the one for that Security Profile, or None (cp.security.transport)."""
         from mpy_ocpp.ws import WebSocket  # here: a port without sockets runs the rest
         o = self.opts
+        tls = profile is not None and profile >= 2
+        if tls and not o["--wss-url"] or profile == 3 and not o["--cert"]:
+            return None
+        if tls:
+            url = o["--wss-url"].rstrip("/") + "/" + url_quote(o["--id"])
+        three = profile is None or profile == 3
         return Tap(WebSocket(url, subprotocol=[v.SUBPROTOCOL for v in versions], ca=o["--ca"],
-                             cert=o["--cert"], key=o["--key"], log=log))
+                             cert=o["--cert"] if three else None, key=o["--key"] if three else None, log=log))
 
     def save_hw(self):
         self.store.save("simhw.json", [hw.state() for hw in self.hw])
@@ -317,6 +331,8 @@ class Sim:
             cp.firmware.install = install
         if cp.security:
             cp.security.verify = ecdsa()
+            cp.security.transport = lambda level: self.link(url, versions, level)
+            cp.security.trial = o["--trial"]
         if cp.security and o["--csr"]:
             cp.security.csr = lambda: read(o["--csr"]).decode()
             cp.security.on_certificate = self._certificate

@@ -85,8 +85,8 @@ class WebSim(sim.Sim):
     def state_dir(self):
         return "/state/" + self.opts["--id"]
 
-    def link(self, url, versions):
-        return BrowserSocket(url, [v.SUBPROTOCOL for v in versions])
+    def link(self, url, versions, profile=None):  # the page's own link only: no profile change
+        return None if profile is not None else BrowserSocket(url, [v.SUBPROTOCOL for v in versions])
 
 
 _sim = None
