@@ -49,7 +49,7 @@ _SHAPE = {
     "loop_sleep_ms": int, "pilot_zero": _N, "pilot_scale": _N, "profiles": [str], "pins": {},
     "wifi": {"ssid": str, "password": str, "country": str},
     "csms": {"url": str, "id": str, "authorization_key": str, "ca": str, "client_cert": str,
-             "client_key": str, "csr": str, "csr_key": str, "timeout": _N},
+             "client_key": str, "csr": str, "csr_key": str, "wss_url": str, "timeout": _N},
     "reader": {"type": ("mfrc522", "pn532"), "connector": int, "uid_order": ("msb", "lsb"),
                "uid_case": ("upper", "lower"), "repeat_ms": int, "address": int},
     "modbus": {"baudrate": int, "timeout_ms": int},
@@ -262,7 +262,6 @@ class Charger:
     def _chargepoint(self):
         from mpy_ocpp import ChargePoint, __version__
         from mpy_ocpp.store import Store
-        from mpy_ocpp.ws import WebSocket
         cfg, b = self.cfg, self.board
         cs = cfg["csms"]
         cp_id = cs["id"]
@@ -274,11 +273,10 @@ class Charger:
         if key and "AuthorizationKey" not in saved and store.read("secret.json") is None:
             saved["AuthorizationKey"] = key
             store.save("config.json", saved)
-        cert, ckey = cs.get("client_cert"), cs.get("client_key")
+        self.cert = (cs.get("client_cert"), cs.get("client_key"))
         if cs.get("csr") and store.read(_CPCERT):  # the CSMS signed csr: that certificate now
-            cert, ckey = store.path + "/" + _CPCERT, cs["csr_key"]
-        ws = WebSocket(cs["url"].rstrip("/") + "/" + url_quote(cp_id), ca=cs.get("ca"),
-                       cert=cert, key=ckey, timeout=cs.get("timeout", 5), log=log)
+            self.cert = (store.path + "/" + _CPCERT, cs["csr_key"])
+        ws = self._ws(cs["url"], *self.cert)
         boot = {"firmwareVersion": "mpy_ocpp-%s/%s" % (__version__, b.NAME),
                 "chargePointSerialNumber": cfg.get("serial") or b.unique_id()}
         meters = [c["meter"]["model"] for c in cfg.get("connectors") or () if c.get("meter")]
@@ -291,6 +289,8 @@ class Charger:
         if self.reader:
             cp.connectors[0].error = self.reader.error
         cp.on_reset = self._reset
+        if getattr(cp, "security", None):
+            cp.security.transport = self._profile
         if getattr(cp, "security", None) and cs.get("csr"):  # a key pair made at the factory
             cp.security.csr = lambda: _text(cs["csr"])
             cp.security.on_certificate = lambda chain: self._certificate(store, chain)
@@ -300,12 +300,29 @@ class Charger:
             b.ota(cp.firmware, lambda: self._reset(True))
         return cp
 
+    def _ws(self, url, cert=None, key=None):
+        from mpy_ocpp.ws import WebSocket
+        cs = self.cfg["csms"]
+        return WebSocket(url.rstrip("/") + "/" + url_quote(cs["id"]), ca=cs.get("ca"), cert=cert, key=key,
+                         timeout=cs.get("timeout", 5), log=log)
+
+    def _profile(self, n):
+        """The transport for Security Profile n when the CSMS raises it: csms.url for 1,
+        csms.wss_url for 2 and, with a client certificate, 3; else None (Rejected)."""
+        cs = self.cfg["csms"]
+        if n == 1:
+            return self._ws(cs["url"])
+        if not cs.get("wss_url") or n == 3 and not self.cert[0]:
+            return None
+        return self._ws(cs["wss_url"], *(self.cert if n == 3 else ()))
+
     def _certificate(self, store, chain):
         """CertificateSigned: the leaf, with csr_key, is the client certificate from the next
         handshake on, and after a reboot (kept in the state directory, written atomically)."""
         if not store.write(_CPCERT, chain.encode()):
             return False
-        self.cp.transport.use_cert(store.path + "/" + _CPCERT, self.cfg["csms"]["csr_key"])
+        self.cert = (store.path + "/" + _CPCERT, self.cfg["csms"]["csr_key"])
+        self.cp.transport.use_cert(*self.cert)
         return True
 
     def _reset(self, hard):

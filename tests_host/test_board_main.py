@@ -236,3 +236,24 @@ def test_a_factory_csr_gets_the_charge_point_certificate_renewed(csms_factory, t
     finally:
         rig.finish()
     assert csms.violations == []
+
+
+def test_the_csms_raises_the_security_profile_to_tls(csms_factory, tls, tmp_path):
+    """csms.wss_url: where the board goes when the CSMS raises SecurityProfile to 2."""
+    key = "board-key-0123456789"
+    plain = csms_factory(versions=("ocpp1.6",), auth={"CP_1": key})
+    secure = csms_factory(versions=("ocpp1.6",), auth={"CP_1": key}, ssl_context=tls.server_context)
+    cfg = config(plain, "esp32_devkit", "mfrc522", "sdm630", profiles=["security"])
+    cfg["csms"].update(authorization_key=key, wss_url=secure.url, ca=tls.ca_pem)
+    rig = Rig(ESP32DevKit, cfg, tmp_path, "mfrc522")
+    try:
+        plain.wait_action("CP_1", "BootNotification")
+        change = lambda v: plain.call("CP_1", "ChangeConfiguration", {"key": "SecurityProfile", "value": v})  # noqa: E731
+        assert change("3") == {"status": "Rejected"}  # no client certificate configured
+        assert change("2") == {"status": "Accepted"}
+        secure.wait_for(lambda: secure.connected("CP_1"), timeout=15, what="on the TLS CSMS")
+        got = secure.call("CP_1", "GetConfiguration", {"key": ["SecurityProfile"]})
+        assert got["configurationKey"][0]["value"] == "2"
+    finally:
+        rig.finish()
+    assert plain.violations == [] and secure.violations == []
