@@ -187,7 +187,7 @@ class Connector:
         tx.kind = kind
         r = cp.reservation
         tx.reservation = r.use(self.id, id_tag, parent) if r and id_tag else None
-        tx.add(metering.sample(self, cp.config["StopTxnSampledData"], "Transaction.Begin"))
+        tx.add(metering.sample(self, cp.config["StopTxnSampledData"], "Transaction.Begin", True))
         action, p = cp.v.started(self, tx)
         self.session = None
         if full and allow:
@@ -201,6 +201,10 @@ class Connector:
             if cp.on_authorize:
                 cp.on_authorize(self.id, id_tag, "JournalFull")
             return
+        d = tx.data
+        if d and d[0]["sampledValue"][-1].get("format"):  # a signed start reading
+            from .signed_meter_values import begun
+            begun(self, tx)
         if tx.reservation is not None:
             r.cancel(tx.reservation)  # fulfilled
         self.finishing = False
@@ -235,7 +239,7 @@ class Connector:
             return False
         self.tx = None
         self.finishing = True
-        tx.add(metering.sample(self, self.cp.config["StopTxnSampledData"], "Transaction.End"))
+        tx.add(metering.sample(self, self.cp.config["StopTxnSampledData"], "Transaction.End", True))
         action, p = self.cp.v.stopped(self, tx, reason, id_tag)
         tx.stopped = True
         if tx.lost or tx.unreported:
@@ -249,7 +253,7 @@ class Connector:
         False if the connector has none of those measurands."""
         cfg = self.cp.config
         tx = self.tx
-        mv = metering.sample(self, cfg[key], context)
+        mv = metering.sample(self, cfg[key], context, True)
         if tx and stop_key:
             tx.add(metering.sample(self, cfg[stop_key], context))
         if mv:

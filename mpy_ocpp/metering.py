@@ -15,6 +15,7 @@ MEASURANDS = (
 )
 
 ENERGY = "Energy.Active.Import.Register"
+SIGNED = "SignedData"  # c.measure(SIGNED, read): a meter's signed readings (signed_meter_values.py)
 POWER = "Power.Active.Import"
 
 
@@ -38,8 +39,9 @@ def _text(v):
     return str(v) if isinstance(v, int) else "%.1f" % v
 
 
-def sample(c, measurands, context):
-    """A meterValue of connector `c` for a comma-separated measurand list, or None if empty."""
+def sample(c, measurands, context, sign=False):
+    """A meterValue of connector `c` for a comma-separated measurand list, or None if empty;
+    `sign`: with the signed reading of its SIGNED input, if the context calls for one."""
     values = []
     for m in measurands.split(",") if measurands else ():
         for read, phase in inputs(c, m):
@@ -52,6 +54,14 @@ def sample(c, measurands, context):
                 sv["unit"] = u
             if phase:
                 sv["phase"] = phase
+            values.append(sv)
+    for read, _ in inputs(c, SIGNED) if sign else ():
+        try:
+            from .signed_meter_values import value
+        except ImportError:  # not in this build
+            break
+        sv = value(c, context, read)
+        if sv:
             values.append(sv)
     if not values:
         return None

@@ -3,6 +3,7 @@
 # charge point names the transaction; the journal keeps its events on flash and gives each
 # its seqNo when it is sent (Transaction.seqno counts the answered ones, saved with the
 # record), so a power cut or an event given up after MessageAttempts leaves no gap.
+import json
 import random
 
 from . import clock
@@ -40,6 +41,11 @@ def sampled(mv):
     """A 1.6 meterValue (metering.py) in 2.0.1's shape: numbers, unitOfMeasure."""
     svs = []
     for s in mv["sampledValue"]:
+        if s.get("format"):  # SignedData (signed_meter_values.py): with the register's value
+            for t in svs:
+                if t["measurand"] == s["measurand"]:
+                    t["signedMeterValue"] = json.loads(s["value"])
+            continue
         t = {"value": float(s["value"]), "context": s["context"], "measurand": s["measurand"]}
         if "unit" in s:
             t["unitOfMeasure"] = {"unit": s["unit"]}

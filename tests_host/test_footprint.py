@@ -46,7 +46,8 @@ def _measure(d, label):
     blds = bench.builds(sizes)
     label, mods = {"core": blds[0], "full": blds[-1], "2.0.1": bench.build_201(sizes)}[label]
     if label == "full":  # the six 1.6 profiles the bounds were set for (the Security extension
-        mods = [m for m in mods if bench.profile_of(m) != "security"]  # is issue 12's, not yet bounded)
+        # and signed meter values are issue 12's, not yet bounded)
+        mods = [m for m in mods if bench.profile_of(m) not in ("security", "signed_meter_values")]
     bdir = d / label
     for m in mods:
         rel = Path(bench.PKG) / (m.replace(".", "/") + ".mpy")

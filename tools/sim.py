@@ -33,6 +33,8 @@ OPTIONS = """usage: sim.py --url URL --id ID [options]   (commands on stdin: see
   --wss-url URL     where the charge point goes when the CSMS raises SecurityProfile to 2 or
                     3 (with --ca; 3 with --cert/--key); --url is profile 0 or 1
   --trial SECONDS   how long a new SecurityProfile may take to get online (default 60)
+  --signed-meter yes|no  the simulated meters sign their readings (OCMF; the signature is a
+                    stand-in: a SHA-256 of the document, no key): signed meter values
   --csr FILE        a certificate signing request (PEM) for the CSMS to sign when it asks
   --csr-key FILE    (ExtendedTriggerMessage SignChargePointCertificate), with its key: the
                     signed certificate and this key are used from the next handshake on
@@ -78,7 +80,7 @@ def usage():
 
 # Feature profiles the simulator runs with, those of them that this build has.
 PROFILES = ("local_auth_list", "reservation", "smart_charging", "remote_trigger",
-            "firmware_management", "security")
+            "firmware_management", "security", "signed_meter_values")
 
 
 def profiles():
@@ -218,6 +220,7 @@ def parse_args(argv):
     opts = {"--connectors": "2", "--power": "11000", "--state": None, "--auth-key": None,
             "--ca": None, "--cert": None, "--key": None, "--url": None, "--id": None,
             "--csr": None, "--csr-key": None, "--wss-url": None, "--trial": "60",
+            "--signed-meter": "no",
             "--ocpp": "auto"}
     args = []
     for a in argv[1:]:  # --opt=value is --opt value
@@ -261,6 +264,8 @@ def parse_args(argv):
     opts["--connectors"] = number(opts["--connectors"], "--connectors", 1, MAX_CONNECTORS, int)
     opts["--power"] = number(opts["--power"], "--power", 0, 1000000, int)
     opts["--trial"] = number(opts["--trial"], "--trial", 1, 86400, int)
+    if opts["--signed-meter"] not in ("yes", "no"):
+        raise Usage("--signed-meter: yes or no")
     return opts
 
 
@@ -347,6 +352,8 @@ class Sim:
             c.power = hw.power
             c.on_permission = self._relay(hw)
             c.on_limit = self._limit(hw)
+            if o["--signed-meter"] == "yes":
+                c.measure("SignedData", self._ocmf(c.id, hw))
             c.on_unlock = lambda: True
 
     def _certificate(self, chain):
@@ -374,6 +381,25 @@ class Sim:
             hw.relay = on
             self.save_hw()
         return set_relay
+
+    def _ocmf(self, cid, hw):
+        """The simulated meter's signed reading: an OCMF document (OCMF|payload|signature)
+        whose signature is a stand-in, the SHA-256 of the payload (this meter has no key)."""
+        import hashlib
+        from binascii import b2a_base64, hexlify
+        from mpy_ocpp.clock import iso
+
+        def read(context):
+            hw.tick()
+            tx = {"Transaction.Begin": "B", "Transaction.End": "E"}.get(context, "T")
+            payload = json.dumps({"FV": "1.0", "GI": "mpy_ocpp sim", "GS": "%s-%d" % (self.opts["--id"], cid),
+                                  "RD": [{"TM": iso(), "TX": tx, "RV": round(hw.wh / 1000, 3), "RI": "01-00:98.08.00.FF",
+                                          "RU": "kWh", "ST": "G"}]})
+            sd = hexlify(hashlib.sha256(payload.encode()).digest()).decode()
+            doc = "OCMF|%s|%s" % (payload, json.dumps({"SA": "SHA-256 (stand-in)", "SD": sd}))
+            return (b2a_base64(doc.encode()).decode().strip(), "SHA-256 (stand-in)", "OCMF",
+                    "SIM-KEY-" + self.opts["--id"])
+        return read
 
     def _limit(self, hw):
         def set_limit(amps):
