@@ -572,7 +572,11 @@ class ChargePoint:
         return res
 
     def data_transfer_in(self, p):
-        """A DataTransfer from the CSMS: the firmware's on_data_transfer answers it."""
+        """A DataTransfer from the CSMS: a module that owns its vendorId (plug_and_charge.py),
+        else the firmware's on_data_transfer answers it."""
+        for m in self.profiles:
+            if getattr(m, "VENDOR", None) == p["vendorId"]:
+                return m.data_transfer(self, p)
         if self.on_data_transfer is None:
             return {"status": "UnknownVendorId"}
         status, data = self.on_data_transfer(p["vendorId"], p.get("messageId"), p.get("data"))

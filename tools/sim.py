@@ -55,6 +55,9 @@ COMMANDS = (
     ("power", "N W", "the EV on connector N draws W watts while charging (within the charging limit)"),
     ("fault", "N CODE", "connector N (0: the charge point) reports a ChargePointErrorCode"),
     ("event", "KIND", "a security event of the whitepaper's KIND (e.g. TamperDetectionActivated)"),
+    ("pnc", "N EMAID", "ISO 15118 Plug & Charge: the EV at connector N is authorized by its contract"
+     " (Authorize over DataTransfer), then charges"),
+    ("pncev", "EXI", "ISO 15118: the EV asks for its contract certificate (Get15118EVCertificate, EXI base64)"),
     ("wait", "SECONDS", "take the next command only after SECONDS (the charge point runs on)"),
     ("status", "", "the state of the charge point as one JSON line on stdout"),
     ("help", "", "this list"),
@@ -80,7 +83,7 @@ def usage():
 
 # Feature profiles the simulator runs with, those of them that this build has.
 PROFILES = ("local_auth_list", "reservation", "smart_charging", "remote_trigger",
-            "firmware_management", "security", "signed_meter_values")
+            "firmware_management", "security", "signed_meter_values", "plug_and_charge")
 
 
 def profiles():
@@ -341,6 +344,9 @@ class Sim:
         if cp.security and o["--csr"]:
             cp.security.csr = lambda: read(o["--csr"]).decode()
             cp.security.on_certificate = self._certificate
+        if getattr(cp, "pnc", None) and o["--csr"]:  # the same request serves the V2G certificate
+            cp.pnc.csr = cp.security.csr
+            cp.pnc.on_certificate = lambda chain: log("pnc: the ISO 15118 stack took its certificate") or True
         for c, hw in zip(cp.connectors, self.hw):
             c.error = self._error(hw)
             if c.id == 0:
@@ -450,7 +456,7 @@ class Sim:
         if spec and spec[0] == "N":
             low = 0 if name in ("tag", "token", "fault") else 1
             args[0] = number(args[0], "connector", low, len(self.hw) - 1, int)
-        if "IDTAG" in spec and len(args[1]) > 20:
+        if ("IDTAG" in spec or "EMAID" in spec) and len(args[1]) > 20:
             raise Usage("an idTag has at most 20 characters")
         if "TYPE" in spec and (args[1] not in TOKEN_TYPES or len(args[2]) > 36):
             raise Usage("TYPE is one of %s; an ID has at most 36 characters" % ", ".join(TOKEN_TYPES))
@@ -458,7 +464,7 @@ class Sim:
             raise Usage("0 or 1 expected")
         if "CODE" in spec and args[1] not in ERROR_CODES:
             raise Usage("CODE is one of " + ", ".join(ERROR_CODES))
-        if "KIND" in spec and len(args[0]) > 50:
+        if "KIND" in spec and len(args[0]) > 50 or "EXI" in spec and len(args[0]) > 5600:
             raise Usage("a KIND has at most 50 characters")
         if "W" in spec:
             args[1] = number(args[1], "W", 0, 1000000, int)
@@ -467,7 +473,7 @@ class Sim:
         return args
 
     def _command(self, cmd, args):
-        hw = self.hw[args[0]] if args and cmd not in ("wait", "tag", "token", "event") else None
+        hw = self.hw[args[0]] if args and cmd not in ("wait", "tag", "token", "event", "pnc", "pncev") else None
         if cmd == "plug":
             hw.plugged = True
         elif cmd == "unplug":
@@ -486,6 +492,11 @@ class Sim:
             hw.fault = None if args[1] == "NoError" else args[1]
         elif cmd == "event":
             self.cp.security_event(args[0])
+        elif cmd == "pnc":
+            self._pnc(args[0], args[1])
+        elif cmd == "pncev":
+            self._need_pnc().ev_certificate("urn:iso:15118:2:2013:MsgDef", "Install", args[0],
+                                            lambda r: log("pnc: EV certificate: %s" % (r and r.get("status"))))
         elif cmd == "wait":
             self.wait_until = ticks_add(ticks_ms(), int(args[0] * 1000))
         elif cmd == "status":
@@ -494,6 +505,19 @@ class Sim:
             out(usage())
         if hw is not None:
             self.save_hw()
+
+    def _need_pnc(self):
+        if not getattr(self.cp, "pnc", None):
+            raise Usage("no plug_and_charge in this build")
+        return self.cp.pnc
+
+    def _pnc(self, cid, emaid):
+        def done(r):
+            status = r and r.get("idTokenInfo", {}).get("status")
+            log("pnc: contract %s at connector %d: %s" % (emaid, cid, status))
+            if status == "Accepted":
+                self.cp.connectors[cid].begin(emaid, None, "eMAID")
+        self._need_pnc().authorize(emaid, None, done)
 
     def status(self):
         cs = []
