@@ -235,8 +235,6 @@ class ChargePoint:
             self.queue.insert(0, p[1])  # sent or not, it goes again
         if not online:  # the transport reconnects by itself: set up its next handshake
             self._prepare()
-            if "HTTP 401" in (self.transport.error or ""):
-                self.security_event("FailedToAuthenticateAtCentralSystem")
         elif self._nego:
             self._nego.chosen(self, getattr(self.transport, "subprotocol", None))
 

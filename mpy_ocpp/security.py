@@ -64,6 +64,7 @@ class Events:
     trial = 60  # s a new profile has to get online before the charge point goes back
     _next = None  # (profile before, profile, transport): a change to make at the next loop()
     _trial = None  # (profile before, transport before, deadline ticks) while a new one is tried
+    _err = None  # the transport's error last looked at
 
     def __init__(self, cp):
         self.cp = cp
@@ -243,8 +244,15 @@ def loop(cp, now):
         s.started = True
         s.add("StartupOfTheDevice")
         s._boot(now)
-    if s._next or s._trial:
+    if s._trial or s._next and not cp.pending:  # a change waits for the answer in flight
         s._profile(now)
+    e = cp.transport.error
+    if e is not s._err:  # why the link failed, once per new reason
+        s._err = e
+        if e and "HTTP 401" in e:
+            s.add("FailedToAuthenticateAtCentralSystem")
+        elif e and ("VERIFY_FAILED" in e or e.startswith("The certificate")):  # CPython's, mbedTLS's words
+            s.add("InvalidCentralSystemCertificate", e[:255])
     if s.owed and not s.out and cp.accepted and cp.online and ticks_diff(now, s.due) >= 0:
         s.out = cp.call("SecurityEventNotification", _payload(s.owed[0]), s._sent)
         if not s.out:  # no room in the queue: again later, not at every loop()

@@ -385,6 +385,7 @@ def test_security_profile_only_rises_and_falls_back(runtime, csms_factory, sims,
     assert change(plain, "2") == "Accepted"
     plain.wait_for(lambda: plain.connect_count("CP_1") == 2, timeout=20, what="back on the plain CSMS")
     plain.wait_for(lambda: why(plain) == ["SecurityProfile 2 did not connect: back to 1"])
+    plain.wait_for(lambda: "FailedToAuthenticateAtCentralSystem" in events(plain))  # the 401, once there
     assert profile(plain) == "1" and secure.handshakes and not secure.connected("CP_1")
     secure.auth = {"CP_1": key}
     assert change(plain, "2") == "Accepted"
@@ -399,3 +400,23 @@ def test_security_profile_only_rises_and_falls_back(runtime, csms_factory, sims,
     secure.wait_for(lambda: secure.connect_count("CP_1") == n + 1, timeout=20, what="TLS after the reboot")
     assert profile(secure) == "2"
     assert plain.violations == [] and secure.violations == []
+
+
+def test_a_csms_certificate_that_fails_verification_is_a_security_event(runtime, csms_factory, sims, tls):
+    import ssl
+
+    import trustme
+    key = "profile-key-0123456789"
+    other = trustme.CA()  # the TLS CSMS's certificate is not from the CA the charge point has
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    other.issue_cert("127.0.0.1", "localhost").configure_cert(ctx)
+    plain = csms_factory(versions=("ocpp1.6",), auth={"CP_1": key})
+    bad = csms_factory(versions=("ocpp1.6",), auth={"CP_1": key}, ssl_context=ctx)
+    ca = tls.ca_pem if runtime == "cpython" else tls.ca_der
+    sims(runtime, server=plain, booted=True, ocpp="1.6", auth_key=key, wss_url=bad.url, ca=ca, trial=3)
+    assert plain.call("CP_1", "ChangeConfiguration", {"key": "SecurityProfile", "value": "2"})["status"] == "Accepted"
+    plain.wait_for(lambda: "InvalidCentralSystemCertificate" in events(plain), timeout=20)
+    (info,) = [p.get("techInfo", "") for p in plain.received("CP_1", "SecurityEventNotification")
+               if p["type"] == "InvalidCentralSystemCertificate"]
+    assert ("VERIFY_FAILED" in info or info.startswith("The certificate")) and not bad.connected("CP_1")
+    assert plain.violations == []
