@@ -280,7 +280,8 @@ def calls():
 
 
 OPTIONAL = ("local_auth_list", "reservation", "smart_charging", "remote_trigger",
-            "firmware_management", "http", "security", "certificates")  # http, certificates: helpers
+            "firmware_management", "http", "security", "certificates", "signed_meter_values",
+            "plug_and_charge")  # http, certificates: helpers
 
 
 def script(name, core=False):
