@@ -302,6 +302,47 @@ def test_esp32_update_firmware_end_to_end(csms, web, tmp_path):
     assert not os.path.exists(tmp_path / "state" / "ota.json")
 
 
+def test_esp32_signed_update_checks_the_partitions_hash(csms, web, tmp_path):
+    """SignedUpdateFirmware on the ESP32: the image streams into the OTA partition, its
+    signature is checked against the hash taken on the way, then it installs; a wrong
+    signature installs nothing."""
+    import base64
+
+    import trustme
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
+    esp32.reset_all(blocks=16)
+    srv = web()
+    img = image(6 * BLOCK + 99, seed=7)
+    srv.routes["/micropython.bin"] = ("len", img)
+    maker = trustme.CA(key_type=trustme.KeyType.RSA)
+    signer = maker.issue_cert(common_name="firmware signing", key_type=trustme.KeyType.RSA)
+    key = serialization.load_pem_private_key(signer.private_key_pem.bytes(), None)
+    cfg = config(csms, "esp32_devkit", "mfrc522", "sdm630", profiles=["firmware_management", "security"])
+    rig = Rig(ESP32DevKit, cfg, tmp_path, "mfrc522")
+    signed = lambda: [(p["status"], p.get("requestId")) for p in csms.received("CP_1", "SignedFirmwareStatusNotification")]  # noqa: E731
+
+    def update(rid, data):
+        sig = base64.b64encode(key.sign(data, padding.PKCS1v15(), hashes.SHA256())).decode()
+        return csms.call("CP_1", "SignedUpdateFirmware", {"requestId": rid, "retries": 0, "firmware": {
+            "location": srv.url("/micropython.bin"), "retrieveDateTime": "2020-01-01T00:00:00Z",
+            "signingCertificate": signer.cert_chain_pems[0].bytes().decode(), "signature": sig}})
+    try:
+        csms.wait_action("CP_1", "BootNotification")
+        assert csms.call("CP_1", "InstallCertificate", {"certificateType": "ManufacturerRootCertificate",
+                                                        "certificate": maker.cert_pem.bytes().decode()}) == {"status": "Accepted"}
+        assert update(1, img[:-1]) == {"status": "Accepted"}  # signed another image
+        csms.wait_for(lambda: signed()[-1:] == [("InvalidSignature", 1)], timeout=20)
+        assert esp32.state["boot"] == "ota_0" and not machine.resets
+        assert update(2, img) == {"status": "Accepted"}
+        csms.wait_for(lambda: machine.resets, timeout=20, what="reset")
+        assert signed()[3:] == [("Downloading", 2), ("Downloaded", 2), ("SignatureVerified", 2), ("Installing", 2)]
+    finally:
+        rig.finish()
+    assert esp32.flash["ota_1"][:len(img)] == img and esp32.state["boot"] == "ota_1"
+    esp32.reset_all()
+
+
 def test_esp32_new_app_that_never_connects_rolls_back(csms, tmp_path):
     esp32.reset_all(blocks=16)
     state = Store(str(tmp_path / "state"))
