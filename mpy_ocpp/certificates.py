@@ -193,6 +193,37 @@ def check_chain(cp, pem, verify=None, spki=None, root=_CSMS):
         return "not a certificate chain (%s)" % e
 
 
+def request(owner):
+    """A signing request (PEM) from owner.csr(), its key kept as owner.spki; None (with a log
+    line) if the owner's firmware has no csr/on_certificate hooks or they fail."""
+    if owner.csr is None or owner.on_certificate is None:  # this charger makes no key pairs
+        return None
+    try:
+        csr = owner.csr()
+        owner.spki = request_key(csr)
+        return csr
+    except Exception as e:  # the firmware's code must not stop the charger
+        log("certificates: no signing request: %r" % e)
+        return None
+
+
+def take(cp, owner, chain, root=_CSMS):
+    """CertificateSigned for owner's request: None once the chain checked out and
+    owner.on_certificate(chain) took it; else why not, also said in a security event."""
+    why = "no signing request" if owner.spki is None else check_chain(
+        cp, chain, cp.security and cp.security.verify, owner.spki, root)
+    if why is None:
+        try:
+            why = None if owner.on_certificate(chain) else "the firmware did not take it"
+        except Exception as e:
+            why = "the firmware did not take it: %r" % e
+    if why:
+        cp.security_event("InvalidChargePointCertificate", why)
+    else:
+        owner.spki = None
+    return why
+
+
 def _signed(c, by, verify):
     return c[_ALG] in (_RSA_SHA256, ECDSA_SHA256) and signed(sha256(c[TBS]).digest(), c[_SIG], by[SPKI], verify)
 

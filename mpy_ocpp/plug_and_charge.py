@@ -81,35 +81,16 @@ class PlugAndCharge:
 def _trigger(cp, q):
     if q["requestedMessage"] != "SignV2GCertificate":
         return {"status": "NotImplemented"}
-    s = cp.pnc
-    if s.csr is None or s.on_certificate is None:
+    csr = certificates.request(cp.pnc)
+    if csr is None:
         return {"status": "Rejected"}
-    try:
-        csr = s.csr()
-        s.spki = certificates.request_key(csr)
-    except Exception as e:  # the stack's code must not stop the charger
-        log("pnc: no signing request: %r" % e)
-        return {"status": "Rejected"}
-    s._send("SignCertificate", {"csr": csr, "certificateType": "V2GCertificate"}, s._signed)
+    cp.pnc._send("SignCertificate", {"csr": csr, "certificateType": "V2GCertificate"}, cp.pnc._signed)
     return {"status": "Accepted"}
 
 
 def _certificate_signed(cp, q):
-    s = cp.pnc
-    chain = q["certificateChain"]
-    why = "no signing request" if s.spki is None else certificates.check_chain(
-        cp, chain, cp.security and cp.security.verify, s.spki, "V2GRootCertificate")
-    if why is None:
-        try:
-            why = None if s.on_certificate(chain) else "the ISO 15118 stack did not take it"
-        except Exception as e:
-            why = "the ISO 15118 stack did not take it: %r" % e
-    if why:
-        log("pnc: V2G certificate refused: %s" % why)
-        cp.security_event("InvalidChargePointCertificate", why)
-        return {"status": "Rejected"}
-    s.spki = None
-    return {"status": "Accepted"}
+    why = certificates.take(cp, cp.pnc, q["certificateChain"], "V2GRootCertificate")
+    return {"status": "Rejected" if why else "Accepted"}
 
 
 _IN = {"InstallCertificate": certificates.InstallCertificate, "DeleteCertificate": certificates.DeleteCertificate,

@@ -348,33 +348,16 @@ def SignedUpdateFirmware(cp, p):
 
 
 def _sign(cp, p):
-    s = cp.security
-    if s.csr is None or s.on_certificate is None:  # this charger makes no key pairs
+    csr = certificates.request(cp.security)
+    if csr is None:
         return {"status": "Rejected"}
-    try:
-        csr = s.csr()
-        s.spki = certificates.request_key(csr)
-    except Exception as e:  # the firmware's code must not stop the charger
-        log("security: no signing request: %r" % e)
-        return {"status": "Rejected"}
-    cp.call("SignCertificate", {"csr": csr}, s._requested)
+    cp.call("SignCertificate", {"csr": csr}, cp.security._requested)
     return {"status": "Accepted"}
 
 
 def CertificateSigned(cp, p):
-    s = cp.security
-    chain = p["certificateChain"]
-    why = "no signing request" if s.spki is None else certificates.check_chain(cp, chain, s.verify, s.spki)
-    if why is None:
-        try:
-            if not s.on_certificate(chain):
-                why = "the firmware did not take it"
-        except Exception as e:
-            why = "the firmware did not take it: %r" % e
-    if why:
-        s.add("InvalidChargePointCertificate", why)
+    if certificates.take(cp, cp.security, p["certificateChain"]):
         return {"status": "Rejected"}
-    s.spki = None
     cp.trusted = ()  # the transport may have a new TLS context: the roots go to it again
     cp._rekey = True  # reconnect with the new certificate once this answer is out
     return {"status": "Accepted"}
