@@ -262,7 +262,8 @@ class Firmware:
             self._send("Downloaded")
             if self._sig:  # the signature first; a reboot meanwhile downloads again
                 self._st = _VERIFY
-                self._job = self.cp.security.check_image(self)
+                sec = self.cp.security  # a build without it cannot check: InvalidSignature
+                self._job = sec.check_image(self) if sec else False
             else:
                 self._ready()
         elif st == _VERIFY:
