@@ -41,11 +41,23 @@ def test_plug_and_charge_over_data_transfer(runtime, csms_factory, sims, tmp_pat
     ca, _, paths = _pki(tmp_path)  # its CSR serves the V2G certificate here
     sim = sims(runtime, server=csms, booted=True, ocpp="1.6", csr=paths[runtime]["csr"],
                csr_key=paths[runtime]["csr_key"])
+    sim.cmd("pnc 1 DEMMR1234567890")  # no MO root yet: without iso15118CertificateHashData
+    csms.wait_for(lambda: got)
+    assert got[0] == ("Authorize", {"idToken": {"idToken": "DEMMR1234567890", "type": "eMAID"}})
+    mo = trustme.CA(key_type=trustme.KeyType.RSA)
+    assert csms.call("CP_1", "DataTransfer", {"vendorId": VENDOR, "messageId": "InstallCertificate", "data": json.dumps(
+        {"certificateType": "MORootCertificate", "certificate": mo.cert_pem.bytes().decode()})})["status"] == "Accepted"
     # the EV's contract authorizes it (ISO 15118), then it charges
     sim.cmd("pnc 1 DEMMR1234567890", "plug 1")
-    start = csms.wait_action("CP_1", "StartTransaction", timeout=10)
+    csms.wait_action("CP_1", "StartTransaction", timeout=10)
     assert csms.received("CP_1", "StartTransaction")[0]["idTag"] == "DEMMR1234567890"
-    assert got[0] == ("Authorize", {"idToken": {"idToken": "DEMMR1234567890", "type": "eMAID"}})
+    hd = got[1][1]["iso15118CertificateHashData"]
+    assert len(hd) == 1 and hd[0]["responderURL"] == "http://ocsp.example/"
+    answers["GetCertificateStatus"] = {"status": "Accepted", "ocspResult": "T0NTUA=="}
+    sim.cmd("pncocsp http://ocsp.mo.example/")
+    csms.wait_for(lambda: any("certificate status: Accepted" in line for line in sim.err))
+    assert [q for m, q in got if m == "GetCertificateStatus"][0]["ocspRequestData"]["responderURL"] == \
+        "http://ocsp.mo.example/"
     sim.cmd("pncev QUJD")
     csms.wait_for(lambda: any(m == "Get15118EVCertificate" for m, _ in got))
     assert ("Get15118EVCertificate", {"iso15118SchemaVersion": "urn:iso:15118:2:2013:MsgDef",
@@ -65,7 +77,7 @@ def test_plug_and_charge_over_data_transfer(runtime, csms_factory, sims, tmp_pat
     assert call("InstallCertificate", root) == {"status": "Accepted"}
     assert call("InstallCertificate", {"certificateType": "MORootCertificate",
                                        "certificate": ca.cert_pem.bytes().decode()}) == {"status": "Accepted"}
-    ids = call("GetInstalledCertificateIds", {"certificateType": ["V2GRootCertificate"]})
+    ids = call("GetInstalledCertificateIds", {"certificateType": ["V2GRootCertificate"]})  # one of three
     assert [e["certificateType"] for e in ids["certificateHashDataChain"]] == ["V2GRootCertificate"]
     assert call("DeleteCertificate", {"certificateHashData": call(
         "GetInstalledCertificateIds", {"certificateType": ["MORootCertificate"]})["certificateHashDataChain"][0][

@@ -1,8 +1,11 @@
-"""The OCPP 1.6 Security extension (whitepaper edition 3), as far as it is built: certificate
-management on the store OCPP 2.0.1 uses. tools/sim.py against tools/csms.py over a real
+"""The OCPP 1.6 Security extension (whitepaper edition 3): certificate management on the store
+OCPP 2.0.1 uses, security events and the security log, GetLog, the charge point certificate,
+signed firmware, security profiles by key. tools/sim.py against tools/csms.py over a real
 WebSocket, on CPython and on the MicroPython unix port; the CSMS checks every frame against
 the Security extension's schemas shipped with the `ocpp` package. The hash data is checked
 against `cryptography`'s OCSP CertID."""
+import time
+
 import pytest
 
 from tests_host import simproc
@@ -420,3 +423,15 @@ def test_a_csms_certificate_that_fails_verification_is_a_security_event(runtime,
                if p["type"] == "InvalidCentralSystemCertificate"]
     assert ("VERIFY_FAILED" in info or info.startswith("The certificate")) and not bad.connected("CP_1")
     assert plain.violations == []
+
+
+def test_profile_3_a_client_certificate_the_csms_does_not_trust_is_refused(runtime, csms_factory, sims, tmp_path):
+    ca, ctx, paths = _pki(tmp_path)  # the CSMS trusts `ca`'s client certificates only
+    csms = csms_factory(versions=("ocpp1.6",), ssl_context=ctx)
+    (tmp_path / "other").mkdir()
+    _, _, theirs = _pki(tmp_path / "other")  # a client certificate of another CA
+    sim = sims(runtime, server=csms, boot=False, ocpp="1.6", ca=paths[runtime]["ca"],
+               cert=theirs[runtime]["cert"], key=theirs[runtime]["key"])
+    time.sleep(2)  # a few tries
+    assert not csms.connected("CP_1") and csms.handshakes == []  # refused inside TLS, before HTTP
+    assert sim.proc.poll() is None and sim.status()["online"] is False

@@ -1,6 +1,6 @@
 """Signed meter values (Eichrecht): the simulator's meters sign their readings (OCMF documents
 with a stand-in signature) and the charge point carries them as OCA's paper for 1.6 and 2.0.1
-say, the signed start reading kept in the journal across a SIGKILL. tools/sim.py against
+say, the signed start reading kept in the journal across a SIGKILL and an offline end. tools/sim.py against
 tools/csms.py (the `ocpp` package's schemas), on CPython and the MicroPython unix port."""
 import base64
 import json
@@ -41,10 +41,14 @@ def test_signed_readings_in_1_6_survive_a_kill(runtime, csms, sims):
     assert periodic[0][1]["publicKey"] == "" and ocmf(periodic[0][1])["TX"] == "T"  # the key once per transaction
     assert set_("SampledDataSignUpdatedReadings", "false") == set_("MeterValueSampleInterval", "0") == "Accepted"
     sim.kill()  # a power cut in the middle: the signed start reading is in the journal
-    sim = sims(runtime, ocpp="1.6", signed_meter="yes")
+    port = csms.port
+    csms.stop()  # and the charger comes back to no CSMS: the transaction ends offline
+    sim = sims(runtime, boot=False, ocpp="1.6", signed_meter="yes")
     sim.status()
     sim.cmd("unplug 1")
-    stop = csms.wait_action("CP_1", "StopTransaction", timeout=15)
+    sim.wait_status(lambda s: s["connectors"][1]["transaction"] is None and not s["online"])
+    csms.start(port=port)
+    csms.wait_action("CP_1", "StopTransaction", timeout=20)
     stop = csms.received("CP_1", "StopTransaction")[-1]
     got = signed(stop["transactionData"])
     assert [c for c, _ in got] == ["Transaction.Begin", "Transaction.End"]

@@ -58,6 +58,7 @@ COMMANDS = (
     ("pnc", "N EMAID", "ISO 15118 Plug & Charge: the EV at connector N is authorized by its contract"
      " (Authorize over DataTransfer), then charges"),
     ("pncev", "EXI", "ISO 15118: the EV asks for its contract certificate (Get15118EVCertificate, EXI base64)"),
+    ("pncocsp", "URL", "ISO 15118: the status of the contract chain (GetCertificateStatus) from responder URL"),
     ("wait", "SECONDS", "take the next command only after SECONDS (the charge point runs on)"),
     ("status", "", "the state of the charge point as one JSON line on stdout"),
     ("help", "", "this list"),
@@ -464,7 +465,8 @@ class Sim:
             raise Usage("0 or 1 expected")
         if "CODE" in spec and args[1] not in ERROR_CODES:
             raise Usage("CODE is one of " + ", ".join(ERROR_CODES))
-        if "KIND" in spec and len(args[0]) > 50 or "EXI" in spec and len(args[0]) > 5600:
+        if "KIND" in spec and len(args[0]) > 50 or "EXI" in spec and len(args[0]) > 5600 or (
+                "URL" in spec and len(args[0]) > 512):
             raise Usage("a KIND has at most 50 characters")
         if "W" in spec:
             args[1] = number(args[1], "W", 0, 1000000, int)
@@ -473,7 +475,7 @@ class Sim:
         return args
 
     def _command(self, cmd, args):
-        hw = self.hw[args[0]] if args and cmd not in ("wait", "tag", "token", "event", "pnc", "pncev") else None
+        hw = self.hw[args[0]] if args and cmd not in ("wait", "tag", "token", "event", "pnc", "pncev", "pncocsp") else None
         if cmd == "plug":
             hw.plugged = True
         elif cmd == "unplug":
@@ -494,6 +496,9 @@ class Sim:
             self.cp.security_event(args[0])
         elif cmd == "pnc":
             self._pnc(args[0], args[1])
+        elif cmd == "pncocsp":
+            self._need_pnc().certificate_status(self._ocsp(args[0]), lambda r: log(
+                "pnc: certificate status: %s" % (r and r.get("status"))))
         elif cmd == "pncev":
             self._need_pnc().ev_certificate("urn:iso:15118:2:2013:MsgDef", "Install", args[0],
                                             lambda r: log("pnc: EV certificate: %s" % (r and r.get("status"))))
@@ -511,13 +516,24 @@ class Sim:
             raise Usage("no plug_and_charge in this build")
         return self.cp.pnc
 
+    def _ocsp(self, url=None):
+        """The EV's contract chain as the stack would describe it: here the first installed
+        MORootCertificate (OCSPRequestDataType), or None."""
+        from mpy_ocpp.certificates import installed
+        for e in installed(self.cp):
+            if e[0] == "MORootCertificate":
+                return {"hashAlgorithm": "SHA256", "issuerNameHash": e[1], "issuerKeyHash": e[2],
+                        "serialNumber": e[3], "responderURL": url or "http://ocsp.example/"}
+        return None
+
     def _pnc(self, cid, emaid):
         def done(r):
             status = r and r.get("idTokenInfo", {}).get("status")
             log("pnc: contract %s at connector %d: %s" % (emaid, cid, status))
             if status == "Accepted":
                 self.cp.connectors[cid].begin(emaid, None, "eMAID")
-        self._need_pnc().authorize(emaid, None, done)
+        h = self._ocsp()
+        self._need_pnc().authorize(emaid, [h] if h else None, done)
 
     def status(self):
         cs = []
