@@ -60,18 +60,25 @@ def test_ocpp201_is_frozen_only_when_asked_for(monkeypatch):
     v201 = {"ocpp201.py", "schema201.py", "device_model.py", "provisioning.py", "availability.py",
             "remote_control.py", "transactions.py", "negotiation.py"}
     every = {p.name for p in (ROOT / "mpy_ocpp").glob("*.py")}
-    monkeypatch.delenv("MPY_OCPP_201", raising=False)
-    freeze({}, "/b")
-    assert set(FILES["mpy_ocpp"]) == every - v201
-    monkeypatch.setenv("MPY_OCPP_201", "1")
-    freeze({}, "/b")
-    assert set(FILES["mpy_ocpp"]) == every
-    monkeypatch.setenv("MPY_OCPP_201", "only")  # and no 1.6 module, nor the negotiation
-    freeze({}, "/b")
-    assert set(FILES["mpy_ocpp"]) == every - {
-        "ocpp16.py", "core.py", "schema.py", "local_auth_list.py", "reservation.py", "smart_charging.py",
-        "remote_trigger.py", "firmware_management.py", "http.py", "security.py", "negotiation.py"}
-    assert "ocpp201.py" in FILES["mpy_ocpp"] and "chargepoint.py" in FILES["mpy_ocpp"]
+    sec = {"security.py", "signed_meter_values.py", "plug_and_charge.py"}  # MPY_OCPP_SECURITY=1
+    v16 = {"ocpp16.py", "core.py", "schema.py", "local_auth_list.py", "reservation.py", "smart_charging.py",
+           "remote_trigger.py", "firmware_management.py", "http.py", "security.py", "negotiation.py"}
+    for security in ("", "1"):
+        if security:
+            monkeypatch.setenv("MPY_OCPP_SECURITY", "1")
+        else:
+            monkeypatch.delenv("MPY_OCPP_SECURITY", raising=False)
+        out = set() if security else sec
+        monkeypatch.delenv("MPY_OCPP_201", raising=False)
+        freeze({}, "/b")  # certificates.py with the Security extension or with 2.0.1
+        assert set(FILES["mpy_ocpp"]) == every - v201 - out - (set() if security else {"certificates.py"})
+        monkeypatch.setenv("MPY_OCPP_201", "1")
+        freeze({}, "/b")
+        assert set(FILES["mpy_ocpp"]) == every - out
+        monkeypatch.setenv("MPY_OCPP_201", "only")  # and no 1.6 module, nor the negotiation
+        freeze({}, "/b")
+        assert set(FILES["mpy_ocpp"]) == every - v16 - out
+        assert "ocpp201.py" in FILES["mpy_ocpp"] and "chargepoint.py" in FILES["mpy_ocpp"]
 
 
 def test_pico_w_keeps_its_board_manifest():

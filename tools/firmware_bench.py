@@ -57,6 +57,10 @@ LOG = []  # commands run, for the report
 # OCPP 2.0.1's modules: manifest.py freezes them only with MPY_OCPP_201=1 in the environment
 V201 = () if os.environ.get("MPY_OCPP_201") == "1" else ("ocpp201", "schema201", "device_model", "provisioning",
                                                              "availability", "remote_control", "transactions", "negotiation")
+# the Security extension, signed meter values, Plug & Charge: frozen only with MPY_OCPP_SECURITY=1
+# (certificates.py comes with them, or with 2.0.1)
+SEC = () if os.environ.get("MPY_OCPP_SECURITY") == "1" else (
+    "security", "signed_meter_values", "plug_and_charge") + (("certificates",) if V201 else ())
 
 
 def say(*a):
@@ -204,7 +208,7 @@ def own_manifest(tree, port, board):
 def check_manifests(tree):
     """Per board: what it freezes alone, what ours and boards/manifest.py freeze; ours must be
     exactly the board's own plus the library (plus boards/ for boards/manifest.py)."""
-    lib = sorted("%s/%s" % (PKG, p.name) for p in (ROOT / PKG).glob("*.py") if p.stem not in V201)
+    lib = sorted("%s/%s" % (PKG, p.name) for p in (ROOT / PKG).glob("*.py") if p.stem not in V201 + SEC)
     rows = []
     for port, board in BOARDS:
         own = manifest_files(tree, port, board, own_manifest(tree, port, board))
@@ -238,7 +242,7 @@ def import_order():
             elif isinstance(n, (ast.Try, ast.If)):
                 yield from imported(n.body + n.orelse + sum([h.body for h in getattr(n, "handlers", [])], []))
     deps = {p.stem: set(imported(ast.parse(p.read_text()).body))
-            for p in sorted((ROOT / PKG).glob("*.py")) if p.stem != "__init__" and p.stem not in V201}
+            for p in sorted((ROOT / PKG).glob("*.py")) if p.stem != "__init__" and p.stem not in V201 + SEC}
     order = []
 
     def visit(m):
