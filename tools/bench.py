@@ -39,6 +39,7 @@ PKG = "mpy_ocpp"
 PROFILES = ("local_auth_list", "reservation", "smart_charging", "remote_trigger",
             "firmware_management", "security", "signed_meter_values", "plug_and_charge")
 HELPERS = {"http": "firmware_management", "certificates": "security"}
+NEEDS = {"plug_and_charge": ("certificates",)}  # a profile's use of another one's helper
 # OCPP 2.0.1: measured as a build of its own (build_201), beside the 1.6 ones
 V201 = ("ocpp201", "schema201", "device_model", "provisioning", "availability", "remote_control", "transactions", "negotiation")
 
@@ -109,7 +110,8 @@ def builds(sizes):
     present = [p for p in PROFILES if any(profile_of(m) == p for m in sizes)]
     out = [("core", core)]
     for p in present:
-        out.append(("core+" + p, core + [m for m in sizes if profile_of(m) == p]))
+        out.append(("core+" + p, core + [m for m in sizes if profile_of(m) == p]
+                    + [m for m in NEEDS.get(p, ()) if m in sizes]))
     if len(present) > 1:
         out.append(("full", [m for m in sizes if profile_of(m) != "2.0.1"]))
     return out

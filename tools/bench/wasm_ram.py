@@ -8,7 +8,7 @@ import sys
 
 gc.disable()
 PROFILES = ("local_auth_list", "reservation", "smart_charging", "remote_trigger",
-            "firmware_management", "security")
+            "firmware_management", "security", "signed_meter_values", "plug_and_charge")
 # every global exists before the first measurement: a new name could grow __main__'s dict
 m0 = m1 = m2 = m3 = r0 = 0
 ChargePoint = Store = cp = link = store = mods = cables = VERSIONS = None
