@@ -42,10 +42,10 @@ _V16 = ("ocpp16.py", "core.py", "schema.py", "local_auth_list.py", "reservation.
 _which = os.environ.get("MPY_OCPP_201")
 _out = {"1": (), "only": _V16 + ("negotiation.py",)}.get(_which, _V201 + ("negotiation.py",))
 # MPY_OCPP_SECURITY=1 adds the 1.6 Security extension, signed meter values and Plug & Charge
-# (security.py with certificates.py, which 2.0.1 needs anyway): without it a firmware pays
+# (security.py with certificate_chains.py and certificates.py, which 2.0.1 needs anyway): without it a firmware pays
 # nothing for them.
 if os.environ.get("MPY_OCPP_SECURITY") != "1":
-    _out += ("security.py", "signed_meter_values.py", "plug_and_charge.py") + (
+    _out += ("security.py", "certificate_chains.py", "signed_meter_values.py", "plug_and_charge.py") + (
         ("certificates.py",) if _which is None else ())
 _files = sorted([f for f in os.listdir("mpy_ocpp") if f.endswith(".py") and f not in _out])
 # opt=3: no asserts, no line numbers (tracebacks name none): 6 % less flash than opt=2

@@ -15,7 +15,6 @@ MEASURANDS = (
 )
 
 ENERGY = "Energy.Active.Import.Register"
-SIGNED = "SignedData"  # c.measure(SIGNED, read): a meter's signed readings (signed_meter_values.py)
 POWER = "Power.Active.Import"
 
 
@@ -41,7 +40,7 @@ def _text(v):
 
 def sample(c, measurands, context, sign=False):
     """A meterValue of connector `c` for a comma-separated measurand list, or None if empty;
-    `sign`: with the signed reading of its SIGNED input, if the context calls for one."""
+    `sign`: with the signed reading of its "SignedData" input, if the context calls for one."""
     values = []
     for m in measurands.split(",") if measurands else ():
         for read, phase in inputs(c, m):
@@ -55,14 +54,9 @@ def sample(c, measurands, context, sign=False):
             if phase:
                 sv["phase"] = phase
             values.append(sv)
-    for read, _ in inputs(c, SIGNED) if sign else ():
-        try:
-            from .signed_meter_values import value
-        except ImportError:  # not in this build
-            break
-        sv = value(c, context, read)
-        if sv:
-            values.append(sv)
+    if sign and "SampledDataSignReadings" in c.cp.config.values:  # signed_meter_values.py is in
+        from .signed_meter_values import add
+        add(c, context, values)
     if not values:
         return None
     return {"timestamp": clock.iso(), "sampledValue": values}

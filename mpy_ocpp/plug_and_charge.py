@@ -13,7 +13,7 @@
 # stack's TLS certificate). Not a feature profile: pass the module in `profiles`.
 import json
 
-from . import certificates
+from . import certificate_chains, certificates
 from .compat import log
 
 VENDOR = "org.openchargealliance.iso15118pnc"
@@ -81,7 +81,7 @@ class PlugAndCharge:
 def _trigger(cp, q):
     if q["requestedMessage"] != "SignV2GCertificate":
         return {"status": "NotImplemented"}
-    csr = certificates.request(cp.pnc)
+    csr = certificate_chains.request(cp.pnc)
     if csr is None:
         return {"status": "Rejected"}
     cp.pnc._send("SignCertificate", {"csr": csr, "certificateType": "V2GCertificate"}, cp.pnc._signed)
@@ -89,7 +89,7 @@ def _trigger(cp, q):
 
 
 def _certificate_signed(cp, q):
-    why = certificates.take(cp, cp.pnc, q["certificateChain"], "V2GRootCertificate")
+    why = certificate_chains.take(cp, cp.pnc, q["certificateChain"], "V2GRootCertificate")
     return {"status": "Rejected" if why else "Accepted"}
 
 

@@ -12,7 +12,8 @@
 #   answers GetLog Rejected;
 # - the charge point's certificate: ExtendedTriggerMessage(SignChargePointCertificate) ->
 #   SignCertificate with a CSR that the firmware's hook makes (and with it the key pair, which
-#   only the firmware holds) -> CertificateSigned: the chain checked (certificates.check_chain)
+#   only the firmware holds) -> CertificateSigned: the chain checked (certificate_chains.py,
+#   imported when needed, like the check of a signed update)
 #   and handed to the firmware's hook, then the link reconnects with it;
 # - SignedUpdateFirmware: the signing certificate checked against the installed manufacturer
 #   roots, then Firmware Management's update with the image's signature checked;
@@ -57,7 +58,7 @@ class Events:
     on_certificate = None  # f(PEM chain) -> True once the chain and that key are what the
     # transport's next handshakes use (Security Profile 3: WebSocket.use_cert)
     verify = None  # f(algorithm OID, SHA-256 digest, signature, signer's SubjectPublicKeyInfo)
-    # -> bool: signatures by EC keys (certificates.signed: ECDSA through a board's crypto)
+    # -> bool: signatures by EC keys (certificate_chains.signed: ECDSA through a board's crypto)
     spki = None  # the key of the signing request under way
     transport = None  # f(profile) -> a transport for Security Profile 1-3 (e.g. a WebSocket to
     # the wss:// URL for 2, with a client certificate for 3), or None if this charger has none
@@ -134,6 +135,8 @@ class Events:
         step)."""
         from binascii import a2b_base64
         from hashlib import sha256
+
+        from . import certificate_chains
         d = f.digest(f.image) if f.digest else None
         if d is None:
             h, buf = sha256(), bytearray(f.chunk)
@@ -145,7 +148,7 @@ class Events:
                     n = fh.readinto(buf)
             d = h.digest()
         c = certificates.parse(certificates.der(f._sig[2]))
-        yield certificates.signed(d, a2b_base64(f._sig[1]), c[certificates.SPKI], self.verify)
+        yield certificate_chains.signed(d, a2b_base64(f._sig[1]), c[certificates.SPKI], self.verify)
 
     # SecurityProfile
 
@@ -336,7 +339,9 @@ def SignedUpdateFirmware(cp, p):
     f, fw = cp.firmware, p["firmware"]
     if f is None:
         return {"status": "Rejected"}
-    why = certificates.check_chain(cp, fw["signingCertificate"], cp.security.verify, root="ManufacturerRootCertificate")
+    from . import certificate_chains
+    why = certificate_chains.check_chain(cp, fw["signingCertificate"], cp.security.verify,
+                                         root="ManufacturerRootCertificate")
     if why:
         cp.security.add("InvalidFirmwareSigningCertificate", why)
         return {"status": "InvalidCertificate"}
@@ -348,7 +353,8 @@ def SignedUpdateFirmware(cp, p):
 
 
 def _sign(cp, p):
-    csr = certificates.request(cp.security)
+    from . import certificate_chains
+    csr = certificate_chains.request(cp.security)
     if csr is None:
         return {"status": "Rejected"}
     cp.call("SignCertificate", {"csr": csr}, cp.security._requested)
@@ -356,7 +362,8 @@ def _sign(cp, p):
 
 
 def CertificateSigned(cp, p):
-    if certificates.take(cp, cp.security, p["certificateChain"]):
+    from . import certificate_chains
+    if certificate_chains.take(cp, cp.security, p["certificateChain"]):
         return {"status": "Rejected"}
     cp.trusted = ()  # the transport may have a new TLS context: the roots go to it again
     cp._rekey = True  # reconnect with the new certificate once this answer is out

@@ -13,7 +13,7 @@ import json
 
 from .compat import log
 from .config import BOOL, STR
-from .metering import ENERGY
+from .metering import ENERGY, inputs
 
 _WHEN = ("Never", "OncePerTransaction", "EveryMeterValue")
 
@@ -25,24 +25,25 @@ def setup(cp):
     d("PublicKeyWithSignedMeterValue", STR, "OncePerTransaction", 0, lambda v: v in _WHEN)
 
 
-def value(c, context, read):
-    """The SignedData sampledValue of connector c's `read` for `context`, or None
-    (metering.sample)."""
+def add(c, context, values):
+    """The signed readings of connector c's "SignedData" inputs for `context`, if it calls for
+    them, added to the sampledValues `values` (metering.sample)."""
     cfg = c.cp.config.values
-    if not cfg.get("SampledDataSignReadings") or context == "Sample.Periodic" and not cfg[
+    if not cfg["SampledDataSignReadings"] or context == "Sample.Periodic" and not cfg[
             "SampledDataSignUpdatedReadings"]:
-        return None
-    try:
-        r = read(context)
-    except Exception as e:  # the meter's driver must not stop the charger
-        log("connector %d: no signed reading: %r" % (c.id, e))
-        return None
-    if not r:
-        return None
+        return
     when = cfg["PublicKeyWithSignedMeterValue"]
-    key = r[3] if when == "EveryMeterValue" or when == "OncePerTransaction" and context == "Transaction.Begin" else ""
-    env = {"signedMeterData": r[0], "signingMethod": r[1], "encodingMethod": r[2], "publicKey": key}
-    return {"value": json.dumps(env), "format": "SignedData", "context": context, "measurand": ENERGY, "unit": "Wh"}
+    for read, _ in inputs(c, "SignedData"):
+        try:
+            r = read(context)
+        except Exception as e:  # the meter's driver must not stop the charger
+            log("connector %d: no signed reading: %r" % (c.id, e))
+            continue
+        if r:
+            key = r[3] if when == "EveryMeterValue" or when == "OncePerTransaction" and context == "Transaction.Begin" else ""
+            env = {"signedMeterData": r[0], "signingMethod": r[1], "encodingMethod": r[2], "publicKey": key}
+            values.append({"value": json.dumps(env), "format": "SignedData", "context": context,
+                           "measurand": ENERGY, "unit": "Wh"})
 
 
 def begun(c, tx):

@@ -60,7 +60,7 @@ def test_ocpp201_is_frozen_only_when_asked_for(monkeypatch):
     v201 = {"ocpp201.py", "schema201.py", "device_model.py", "provisioning.py", "availability.py",
             "remote_control.py", "transactions.py", "negotiation.py"}
     every = {p.name for p in (ROOT / "mpy_ocpp").glob("*.py")}
-    sec = {"security.py", "signed_meter_values.py", "plug_and_charge.py"}  # MPY_OCPP_SECURITY=1
+    sec = {"security.py", "certificate_chains.py", "signed_meter_values.py", "plug_and_charge.py"}  # MPY_OCPP_SECURITY=1
     v16 = {"ocpp16.py", "core.py", "schema.py", "local_auth_list.py", "reservation.py", "smart_charging.py",
            "remote_trigger.py", "firmware_management.py", "http.py", "security.py", "negotiation.py"}
     for security in ("", "1"):

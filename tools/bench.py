@@ -38,8 +38,8 @@ PKG = "mpy_ocpp"
 # feature-profile modules, and helper modules that belong to one of them
 PROFILES = ("local_auth_list", "reservation", "smart_charging", "remote_trigger",
             "firmware_management", "security", "signed_meter_values", "plug_and_charge")
-HELPERS = {"http": "firmware_management", "certificates": "security"}
-NEEDS = {"plug_and_charge": ("certificates",)}  # a profile's use of another one's helper
+HELPERS = {"http": "firmware_management", "certificates": "security", "certificate_chains": "security"}
+NEEDS = {"plug_and_charge": ("certificates", "certificate_chains")}  # a profile's use of another one's helper
 # OCPP 2.0.1: measured as a build of its own (build_201), beside the 1.6 ones
 V201 = ("ocpp201", "schema201", "device_model", "provisioning", "availability", "remote_control", "transactions", "negotiation")
 

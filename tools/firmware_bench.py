@@ -60,7 +60,7 @@ V201 = () if os.environ.get("MPY_OCPP_201") == "1" else ("ocpp201", "schema201",
 # the Security extension, signed meter values, Plug & Charge: frozen only with MPY_OCPP_SECURITY=1
 # (certificates.py comes with them, or with 2.0.1)
 SEC = () if os.environ.get("MPY_OCPP_SECURITY") == "1" else (
-    "security", "signed_meter_values", "plug_and_charge") + (("certificates",) if V201 else ())
+    "security", "certificate_chains", "signed_meter_values", "plug_and_charge") + (("certificates",) if V201 else ())
 
 
 def say(*a):
@@ -284,7 +284,7 @@ def calls():
 
 
 OPTIONAL = ("local_auth_list", "reservation", "smart_charging", "remote_trigger",
-            "firmware_management", "http", "security", "certificates", "signed_meter_values",
+            "firmware_management", "http", "security", "certificates", "certificate_chains", "signed_meter_values",
             "plug_and_charge")  # http, certificates: helpers
 
 
