@@ -2,7 +2,6 @@
 chromium, driven by Playwright for Python), runs the mpy_ocpp library on the MicroPython
 webassembly port against a real tools/csms.py. Skips, saying why, where no browser is there."""
 
-import json
 import os
 from pathlib import Path
 
@@ -128,19 +127,12 @@ def test_a_reload_mid_transaction_resumes_it(page, csms):
 def test_configuration_both_ways(page, csms):
     connect(page, csms, connectors=1)
     page.click("#tab-config")
-    row = page.locator('#config tr[data-key="HeartbeatInterval"]')
-
-    def value():
-        return row.locator(".value").evaluate(
-            "c => (c.querySelector('input') || c).value ?? c.textContent")
-
     assert csms.call("CP_1", "ChangeConfiguration",
                      {"key": "HeartbeatInterval", "value": "123"}) == {"status": "Accepted"}
     page.wait_for_function(
         """() => { const c = document.querySelector('#config tr[data-key="HeartbeatInterval"] .value');
                    const i = c && c.querySelector('input');
                    return c && (i ? i.value : c.textContent).trim() === '123'; }""", timeout=WAIT)
-    assert value().strip() == "123"
     # and from the page: the CSMS reads what the operator set
     row = page.locator('#config tr[data-key="MeterValueSampleInterval"]')
     row.locator("input").fill("7")
