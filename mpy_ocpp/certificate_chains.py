@@ -6,8 +6,16 @@ from binascii import a2b_base64
 from hashlib import sha256
 
 from . import clock
-from .certificates import _CSMS, ISSUER, SIGNATURE, SPKI, SUBJECT, TBS, VALIDITY, _tlv, der, installed, key, parse
-from .compat import log
+from .certificates import _CSMS, _tlv, der, installed, key, parse
+from .compat import const, log
+
+# the fields of certificates.parse()
+_TBS = const(0)
+_ISSUER = const(1)
+_SUBJECT = const(2)
+_SPKI = const(3)
+_VALIDITY = const(5)
+_SIGNATURE = const(6)
 
 _RSA_SHA256 = b"\x2a\x86\x48\x86\xf7\x0d\x01\x01\x0b"  # OID 1.2.840.113549.1.1.11
 ECDSA_SHA256 = b"\x2a\x86\x48\xce\x3d\x04\x03\x02"  # OID 1.2.840.10045.4.3.2
@@ -36,14 +44,14 @@ def _time(v):  # UTCTime YYMMDDHHMMSSZ or GeneralizedTime YYYYMMDDHHMMSSZ -> sec
 
 
 def _valid(c, now):  # is certificate c (parse()) valid at `now`?
-    v = c[VALIDITY]
+    v = c[_VALIDITY]
     t, a, z = _tlv(v, 0)
     t, b, e = _tlv(v, z)
     return _time(v[a:z]) <= now <= _time(v[b:e])
 
 
 def _algorithm(c):  # (signature algorithm OID, signature) of certificate c (parse())
-    x = c[SIGNATURE]
+    x = c[_SIGNATURE]
     t, s, z = _tlv(x, 0)  # signatureAlgorithm
     t, o, oz = _tlv(x, s)  # its OID
     t, b, bz = _tlv(x, z)  # signatureValue (a BIT STRING: its first byte counts unused bits)
@@ -70,7 +78,7 @@ def check_chain(cp, pem, verify=None, spki=None, root=_CSMS):
     Signatures: see signed()."""
     try:
         certs = [parse(d) for d in pems(pem)]
-        if not certs or spki is not None and certs[0][SPKI] != spki:
+        if not certs or spki is not None and certs[0][_SPKI] != spki:
             return "not the key of the signing request" if spki else "no certificate"
         roots = [parse(der(cp.store.load("cert%d.json" % e[4], ""))) for e in installed(cp) if e[0] == root]
         now = clock.now() if clock.known else None
@@ -78,9 +86,9 @@ def check_chain(cp, pem, verify=None, spki=None, root=_CSMS):
             if now and not _valid(c, now):
                 return "certificate %d expired or not valid yet" % i
             up = certs[i + 1] if i + 1 < len(certs) else None
-            if up is None or up[SUBJECT] != c[ISSUER]:  # the end of the chain: a root signed it
+            if up is None or up[_SUBJECT] != c[_ISSUER]:  # the end of the chain: a root signed it
                 for r in roots:
-                    if r[SUBJECT] == c[ISSUER] and _signed(c, r, verify):
+                    if r[_SUBJECT] == c[_ISSUER] and _signed(c, r, verify):
                         return None
                 return "not signed by an installed " + root
             if not _signed(c, up, verify):
@@ -122,7 +130,7 @@ def take(cp, owner, chain, root=_CSMS):
 
 def _signed(c, by, verify):
     alg, sig = _algorithm(c)
-    return alg in (_RSA_SHA256, ECDSA_SHA256) and signed(sha256(c[TBS]).digest(), sig, by[SPKI], verify)
+    return alg in (_RSA_SHA256, ECDSA_SHA256) and signed(sha256(c[_TBS]).digest(), sig, by[_SPKI], verify)
 
 
 def signed(digest, sig, spki, verify):

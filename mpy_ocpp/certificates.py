@@ -70,14 +70,11 @@ def der(pem):
     return a2b_base64("".join(pem[a + 27 : z].split()))
 
 
-# the fields of parse()
-TBS = const(0)
-ISSUER = const(1)
-SUBJECT = const(2)
-SPKI = const(3)
+# the fields of parse() (certificate_chains.py has the same numbers)
+_ISSUER = const(1)
+_SUBJECT = const(2)
+_SPKI = const(3)
 _SERIAL = const(4)
-VALIDITY = const(5)
-SIGNATURE = const(6)
 
 
 def parse(d):
@@ -106,9 +103,9 @@ def hash_data(d):
     """(issuerNameHash, issuerKeyHash, serialNumber), hex, of self-signed DER certificate d;
     ValueError if it is not one."""
     c = parse(d)
-    if c[ISSUER] != c[SUBJECT]:
+    if c[_ISSUER] != c[_SUBJECT]:
         raise ValueError("not self-signed")
-    return (hexlify(sha256(c[ISSUER]).digest()).decode(), hexlify(sha256(key(c[SPKI])).digest()).decode(),
+    return (hexlify(sha256(c[_ISSUER]).digest()).decode(), hexlify(sha256(key(c[_SPKI])).digest()).decode(),
             _serial(hexlify(c[_SERIAL]).decode()))
 
 

@@ -147,8 +147,8 @@ class Events:
                     yield None
                     n = fh.readinto(buf)
             d = h.digest()
-        c = certificates.parse(certificates.der(f._sig[2]))
-        yield certificate_chains.signed(d, a2b_base64(f._sig[1]), c[certificates.SPKI], self.verify)
+        spki = certificates.parse(certificates.der(f._sig[2]))[3]  # the signing certificate's key
+        yield certificate_chains.signed(d, a2b_base64(f._sig[1]), spki, self.verify)
 
     # SecurityProfile
 
