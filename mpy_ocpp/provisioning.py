@@ -18,6 +18,7 @@ def setup(cp):
 def Reset(cp, p):
     if cp.on_reset is None or "evseId" in p or not cp.store.save(_REASON, "RemoteReset"):
         return {"status": "Rejected"}
+    cp.security_event("ResetOrReboot", p["type"])  # critical: kept on flash across the reset
     busy = False
     for c in cp.connectors:
         if p["type"] == "Immediate":

@@ -237,6 +237,8 @@ def test_reset_availability_trigger_unlock(runtime, csms_factory, sims):
     assert call("Reset", {"type": "OnIdle"}) == {"status": "Accepted"}
     boots = csms.wait_action("CP_1", "BootNotification", count=2, timeout=20)
     assert [b["reason"] for b in boots] == ["PowerUp", "RemoteReset"]
+    csms.wait_for(lambda: [(e["type"], e.get("techInfo")) for e in csms.received(
+        "CP_1", "SecurityEventNotification") if e["type"] == "ResetOrReboot"] == [("ResetOrReboot", "OnIdle")])
     assert csms.violations == []
 
 
