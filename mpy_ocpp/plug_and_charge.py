@@ -31,7 +31,8 @@ def data_transfer(cp, p):
     try:
         q = json.loads(p.get("data") or "")
         r = f(cp, q) if type(q) is dict else None
-    except (ValueError, KeyError, TypeError, IndexError) as e:  # not the 2.0.1 payload
+    # not the 2.0.1 payload (RuntimeError: nested too deep for the parser)
+    except (ValueError, KeyError, TypeError, IndexError, RuntimeError) as e:
         log("pnc: %s: %r" % (p["messageId"], e))
         r = None
     if r is None:

@@ -94,6 +94,7 @@ def test_plug_and_charge_over_data_transfer(runtime, csms_factory, sims, tmp_pat
     csms.wait_for(lambda: any("ISO 15118 stack took" in line for line in sim.err))
     # what is not the 2.0.1 payload, or not a message of the note
     assert call("InstallCertificate", "{not json", check=False) == "Rejected"
+    assert call("InstallCertificate", "[" * 1500 + "]" * 1500, check=False) == "Rejected"  # too deep
     assert call("InstallCertificate", {"certificate": root["certificate"]}) == "Rejected"  # no type
     assert call("CostUpdated", {}) == "UnknownMessageId"
     assert csms.call("CP_1", "DataTransfer", {"vendorId": "com.other"}) == {"status": "Accepted"}  # the sim's hook
