@@ -609,5 +609,8 @@ class ChargePoint:
             self.security_event("ReconfigurationOfSecurityParameters", name)
         elif name == "WebSocketPingInterval":
             self._set_ping()
+        elif name == "MeterValueSampleInterval":  # the next sample at the new interval
+            for c in self.connectors:
+                c._mv_due = later(ticks_ms(), v[name])
         elif name == "AuthorizationCacheEnabled" and not v[name]:
             self.cache.clear()

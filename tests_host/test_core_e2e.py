@@ -256,3 +256,14 @@ def test_a_full_getconfiguration_answer_arrives_as_one_frame(runtime, tmp_path):
     print("GetConfiguration answer:", size, "bytes")
     assert size > 3000 and frames[-1][:2] == (True, 1)  # FIN, a text frame: the whole answer
     assert all(f[:2] == (True, 1) for f in frames), frames
+
+
+def test_a_new_meter_value_sample_interval_applies_at_once(runtime, csms, run):
+    sim = run(runtime)
+    csms.wait_action("CP_1", "StatusNotification", count=3)
+    sim.cmd("plug 1", "tag 1 CARD1")  # charging with the default interval (60 s)
+    csms.wait_action("CP_1", "StartTransaction")
+    assert csms.call("CP_1", "ChangeConfiguration",
+                     {"key": "MeterValueSampleInterval", "value": "1"}) == {"status": "Accepted"}
+    csms.wait_action("CP_1", "MeterValues", count=2, timeout=6)  # not a minute later
+    assert csms.violations == []
