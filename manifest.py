@@ -47,6 +47,7 @@ _out = {"1": (), "only": _V16 + ("negotiation.py",)}.get(_which, _V201 + ("negot
 if os.environ.get("MPY_OCPP_SECURITY") != "1":
     _out += ("security.py", "certificate_chains.py", "signed_meter_values.py", "plug_and_charge.py") + (
         ("certificates.py",) if _which is None else ())
+_out += tuple([f[:-3] + "_calls.py" for f in _out])  # a profile's calls go with it
 _files = sorted([f for f in os.listdir("mpy_ocpp") if f.endswith(".py") and f not in _out])
 # opt=3: no asserts, no line numbers (tracebacks name none): 6 % less flash than opt=2
 package("mpy_ocpp", files=_files, opt=3)  # noqa: F821

@@ -1,6 +1,6 @@
 # The Core profile's operations initiated by the CSMS. Each function is named after its OCPP
 # action and returns the answer's payload (or raises rpc.CallError).
-from .compat import ticks_ms
+from .compat import run_in, ticks_ms
 from .connector import later
 from .authorization_cache import ClearCache  # noqa: F401 (2.0.1's C11 too)
 from .rpc import CallError
@@ -50,7 +50,7 @@ def RemoteStartTransaction(cp, p):
     if r and r.reserved(c.id) and not r.allows(c.id, tag, None):
         return {"status": "Rejected"}
     sc = cp.smart_charging
-    if sc and "chargingProfile" in p and not sc.remote_start(c, p["chargingProfile"]):
+    if sc and "chargingProfile" in p and not run_in("smart_charging_calls", "remote_start", sc, c, p["chargingProfile"]):
         return {"status": "Rejected"}  # e.g. not a TxProfile
     if cp.config["AuthorizeRemoteTxRequests"]:
         cp.authorize(tag, lambda info: c.authorized(tag, info))

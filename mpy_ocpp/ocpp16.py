@@ -1,6 +1,6 @@
 # OCPP 1.6-J: what ChargePoint asks of the protocol version it runs (ocpp201.py has the same
 # names). Incoming calls go to the 1.6 feature profiles (core + those in the build).
-from . import clock, core, schema
+from . import clock, schema
 
 SUBPROTOCOL = "ocpp1.6"
 VERSION = "1.6"
@@ -11,14 +11,20 @@ def select(cp):
     pass
 
 
-def handler(cp, action):
-    f = getattr(core, action, None)
-    if f:
-        return f
+# the Core profile's calls: core.py, imported for the call only (compat.run_in)
+_CORE = ("ChangeAvailability", "ChangeConfiguration", "ClearCache", "DataTransfer", "GetConfiguration",
+         "RemoteStartTransaction", "RemoteStopTransaction", "Reset", "UnlockConnector")
+
+
+def handler(cp, action):  # -> the function, or the name of the module that has it (run_in)
+    if action in _CORE:
+        return "core"
     for p in cp.profiles:
         f = getattr(p, action, None)
         if f:
             return f
+        if action in getattr(p, "CALLS", ()):  # handled by <profile>_calls.py
+            return p.__name__.rsplit(".", 1)[1] + "_calls"
     return None
 
 

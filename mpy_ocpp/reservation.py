@@ -15,6 +15,7 @@ from .connector import later
 from .store import NONE, rows
 
 PROFILE = "Reservation"
+CALLS = ("ReserveNow", "CancelReservation")  # reservation_calls.py, imported for the call only
 
 _FILE = "reservations.json"
 # a reservation: [reservationId, connectorId, idTag, parentIdTag or None, expiry seconds]
@@ -35,14 +36,6 @@ def loop(cp, now):
     r = cp.reservation
     if r.due is not None and (ticks_diff(now, r.due) >= 0 or r.offset != clock.offset or r.down()):
         r.expire()
-
-
-def ReserveNow(cp, p):
-    return {"status": cp.reservation.reserve(p)}
-
-
-def CancelReservation(cp, p):
-    return {"status": "Accepted" if cp.reservation.cancel(p["reservationId"]) else "Rejected"}
 
 
 def _match(e, tag, parent):
@@ -97,29 +90,6 @@ class Reservations:
                     break
         return e and e[_ID]
 
-    # the CSMS's operations
-
-    def reserve(self, p):
-        cp = self.cp
-        cid = p["connectorId"]
-        exp = clock.parse(p["expiryDate"])
-        if (not 0 <= cid < len(cp.connectors) or exp is None or exp <= clock.now()
-                or (cid == 0 and not cp.config["ReserveConnectorZeroSupported"])):
-            return "Rejected"
-        old = self._find(p["reservationId"])
-        if old:  # the same reservationId replaces it (kept if the new one cannot be made)
-            self.items.remove(old)
-        status = self._state(cid)
-        if status == "Accepted":
-            self.items.append([p["reservationId"], cid, p["idTag"], p.get("parentIdTag"), exp])
-            if not self._save():  # not on flash: it would vanish at a reboot
-                self.items.pop()
-                status = "Rejected"
-        if old and status != "Accepted":
-            self.items.append(old)
-        self._schedule()
-        return status
-
     def cancel(self, rid):
         """End a reservation (in RAM even if the file cannot be written: the next write that
         succeeds stores it); False if there is none with this id."""
@@ -156,21 +126,6 @@ class Reservations:
             self._schedule()
 
     # helpers
-
-    def _state(self, cid):
-        cs = self.cp.connectors
-        c = cs[cid]
-        if c.status == "Faulted" or cs[0].status == "Faulted":
-            return "Faulted"
-        if not c.operative:
-            return "Unavailable"
-        if cid:  # free, and not the one a connector 0 reservation still needs
-            ok = self._free(c) and self._count_free(cid) >= self._zero()
-            return "Accepted" if ok else "Occupied"
-        for c in cs[1:]:
-            if c.operative:
-                return "Accepted" if self._count_free(0) > self._zero() else "Occupied"
-        return "Unavailable"
 
     def _find(self, rid):
         for e in self.items:

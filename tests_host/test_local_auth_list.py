@@ -102,6 +102,7 @@ def test_offline_authorization_blocked_entry_and_conflict(runtime, csms, run):
 _HEAP = """\
 import gc
 from mpy_ocpp import ChargePoint, local_auth_list
+from mpy_ocpp.local_auth_list_calls import update
 from mpy_ocpp.store import Store
 
 
@@ -122,8 +123,8 @@ tags = ["%08X" % ((i * 2654435761) & 0xFFFFFFFF) for i in range(500)]
 #--- step
 empty = gc.mem_alloc()
 for v in range(10):
-    ll.update(v + 1, v == 0, [{"idTag": t, "idTagInfo": {"status": "Accepted", "parentIdTag": "G"}}
-                              for t in tags[v * 50:(v + 1) * 50]])
+    update(ll, v + 1, v == 0, [{"idTag": t, "idTagInfo": {"status": "Accepted", "parentIdTag": "G"}}
+                          for t in tags[v * 50:(v + 1) * 50]])
 #--- step
 full = gc.mem_alloc()
 info = ll.lookup(tags[321])
@@ -131,7 +132,7 @@ lookup = gc.mem_alloc() - full
 news = [{"idTag": "NEW%d" % i, "idTagInfo": {"status": "Blocked"}} for i in range(50)]
 #--- step
 before = gc.mem_alloc()
-ll.update(11, False, news[:49])
+update(ll, 11, False, news[:49])
 update = gc.mem_alloc() - before
 print("HEAP", ll.count, full - empty, lookup, update, info == {"status": "Accepted", "parentIdTag": "G"})
 """

@@ -63,6 +63,7 @@ def test_ocpp201_is_frozen_only_when_asked_for(monkeypatch):
     sec = {"security.py", "certificate_chains.py", "signed_meter_values.py", "plug_and_charge.py"}  # MPY_OCPP_SECURITY=1
     v16 = {"ocpp16.py", "core.py", "schema.py", "local_auth_list.py", "reservation.py", "smart_charging.py",
            "remote_trigger.py", "firmware_management.py", "http.py", "security.py", "negotiation.py"}
+    v16 |= {p.name for p in (ROOT / "mpy_ocpp").glob("*_calls.py") if p.name[:-9] + ".py" in v16}
     for security in ("", "1"):
         if security:
             monkeypatch.setenv("MPY_OCPP_SECURITY", "1")

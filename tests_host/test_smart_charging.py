@@ -1,7 +1,7 @@
 """Smart Charging: composite schedules checked against hand-worked examples, the limit output
 as time passes, and the profile end to end against the real CSMS on both runtimes.
 
-The composite examples call `cp.smart_charging.composite(connector, t0, duration, w)` with a
+The composite examples call `smart_charging_calls.composite(cp.smart_charging, connector, t0, duration, w)` with a
 fixed t0 (GetCompositeSchedule uses clock.now() for t0); where no profile limits, a composite
 shows `max_current` (32.0 A)."""
 import json
@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from mpy_ocpp import ChargePoint, clock, smart_charging
+from mpy_ocpp import ChargePoint, clock, smart_charging, smart_charging_calls
 from mpy_ocpp.compat import ticks_ms
 from mpy_ocpp.store import Store
 from tests_host import simproc
@@ -54,11 +54,11 @@ def profile(pid, purpose, periods, stack=0, kind="Absolute", unit="A", **more):
 
 
 def setp(cp, cid, prof):
-    return smart_charging.SetChargingProfile(cp, {"connectorId": cid, "csChargingProfiles": prof})["status"]
+    return smart_charging_calls.SetChargingProfile(cp, {"connectorId": cid, "csChargingProfiles": prof})["status"]
 
 
 def periods(cp, cid, t0, duration, w=False):
-    s = cp.smart_charging.composite(cp.connectors[cid], t0, duration, w)
+    s = smart_charging_calls.composite(cp.smart_charging, cp.connectors[cid], t0, duration, w)
     return [(p["startPeriod"], p["limit"]) + ((p["numberPhases"],) if "numberPhases" in p else ())
             for p in s["chargingSchedulePeriod"]]
 
@@ -193,13 +193,13 @@ def test_get_composite_schedule_answer(tmp_path, monkeypatch):
     monkeypatch.setattr(clock, "now", lambda: t0)
     assert setp(cp, 1, profile(15, "TxDefaultProfile", [(0, 16.0), (600, 10.0)], kind="Relative",
                                minChargingRate=6.0)) == "Accepted"
-    got = smart_charging.GetCompositeSchedule(cp, {"connectorId": 1, "duration": 900, "chargingRateUnit": "W"})
+    got = smart_charging_calls.GetCompositeSchedule(cp, {"connectorId": 1, "duration": 900, "chargingRateUnit": "W"})
     assert got == {"status": "Accepted", "connectorId": 1, "scheduleStart": "2026-03-02T10:00:00Z",
                    "chargingSchedule": {"duration": 900, "startSchedule": "2026-03-02T10:00:00Z",
                                         "chargingRateUnit": "W", "minChargingRate": 4140.0,
                                         "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 11040.0},
                                                                    {"startPeriod": 600, "limit": 6900.0}]}}
-    assert smart_charging.GetCompositeSchedule(cp, {"connectorId": 3, "duration": 60})["status"] == "Rejected"
+    assert smart_charging_calls.GetCompositeSchedule(cp, {"connectorId": 3, "duration": 60})["status"] == "Rejected"
 
 
 # --- the limit output as time passes -------------------------------------------------------
@@ -227,7 +227,7 @@ def test_clear_takes_the_limit_away(tmp_path):
     cp.loop()
     cp.loop()
     assert seen == [20.0]
-    assert smart_charging.ClearChargingProfile(cp, {"chargingProfilePurpose": "ChargePointMaxProfile"}) == {
+    assert smart_charging_calls.ClearChargingProfile(cp, {"chargingProfilePurpose": "ChargePointMaxProfile"}) == {
         "status": "Accepted"}
     cp.loop()
     cp.loop()

@@ -81,6 +81,8 @@ def modules():
 
 def profile_of(name):
     base = name.split(".")[0]
+    if base.endswith("_calls"):  # a profile's calls, imported for the call only
+        base = base[:-6]
     if base in PROFILES:
         return base
     if base in V201:

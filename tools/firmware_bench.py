@@ -291,13 +291,14 @@ OPTIONAL = ("local_auth_list", "reservation", "smart_charging", "remote_trigger"
 def script(name, core=False):
     """tools/firmware/<name> with its preamble, written to build/firmware/<name>; core: the
     library without its optional profiles (session.py then stops after the boot)."""
-    order = [m for m in import_order() if not (core and m in OPTIONAL)]
+    order = [m for m in import_order() if not (core and (m in OPTIONAL or m[:-6] in OPTIONAL))]  # with *_calls
     parts = ['ORDER = "%s"\n' % ",".join(order)]
     if name != "session.py":  # the in-memory sessions
         frames = [(a, '[2,"bench-%d",%s,%s]' % (i, json.dumps(a), json.dumps(p, separators=(",", ":"))))
                   for i, (a, p) in enumerate(calls())]  # (action, frame)
         parts.append("CALLS = %r\n" % frames)
-    parts.append((HERE / "common.py").read_text().replace('LAZY = ("http",)', "LAZY = ()" if core else 'LAZY = ("http",)'))
+    lazy = tuple([m for m in order if m in ("http", "core") or m.endswith("_calls")])  # compat.run_in's
+    parts.append((HERE / "common.py").read_text().replace('LAZY = ("http",)', "LAZY = %r" % (lazy,)))
     if name != "session.py":
         parts.append((ROOT / "tools" / "bench" / "fake.py").read_text())
     parts.append((HERE / name).read_text())

@@ -6,7 +6,7 @@ import json
 import os
 
 from mpy_ocpp import (ChargePoint, chargepoint, clock, config, connector, firmware_management, http,
-                      journal, local_auth_list, reservation, smart_charging)
+                      journal, local_auth_list, local_auth_list_calls, reservation, smart_charging)
 from mpy_ocpp import store as store_mod
 from mpy_ocpp.store import Store
 from tests_host.mpy.fakes import Link, state_dir
@@ -15,7 +15,8 @@ PROFILES = (local_auth_list, reservation, smart_charging, firmware_management)
 _OPEN = open
 _OS = os
 LOG = []
-_LOGGED = (store_mod, config, journal, connector, chargepoint, local_auth_list, firmware_management)
+# local_auth_list_calls: imported here, so that ChargePoint uses (and keeps) this one (compat.run_in)
+_LOGGED = (store_mod, config, journal, connector, chargepoint, local_auth_list_calls, firmware_management)
 
 
 class _Failing:
@@ -46,7 +47,7 @@ class Full:
     module that writes files; `failed` counts the writes refused. undo() ends it; the log lines
     of the library go to LOG meanwhile."""
 
-    MODS = (store_mod, local_auth_list, firmware_management, http)
+    MODS = (store_mod, local_auth_list_calls, firmware_management, http)
 
     def __init__(self, room=0):
         self.room = room

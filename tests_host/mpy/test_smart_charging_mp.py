@@ -4,7 +4,7 @@
 import gc
 import sys
 
-from mpy_ocpp import ChargePoint, clock, smart_charging
+from mpy_ocpp import ChargePoint, clock, smart_charging, smart_charging_calls
 from mpy_ocpp.compat import ticks_ms
 from mpy_ocpp.store import Store
 from tests_host.mpy.fakes import Link, state_dir
@@ -31,7 +31,7 @@ def _prof(pid, purpose, limits, stack=0, kind="Relative", unit="A", **more):
 
 
 def _set(cp, cid, prof):
-    return smart_charging.SetChargingProfile(cp, {"connectorId": cid, "csChargingProfiles": prof})["status"]
+    return smart_charging_calls.SetChargingProfile(cp, {"connectorId": cid, "csChargingProfiles": prof})["status"]
 
 
 def _ids(cp):
@@ -109,7 +109,7 @@ def test_clear_criteria():
     _set(cp, 0, _prof(2, "TxDefaultProfile", [16.0]))
     _set(cp, 1, _prof(3, "TxDefaultProfile", [16.0], stack=1))
     _set(cp, 2, _prof(4, "TxDefaultProfile", [16.0], stack=1))
-    clear = lambda p: smart_charging.ClearChargingProfile(cp, p)["status"]  # noqa: E731
+    clear = lambda p: smart_charging_calls.ClearChargingProfile(cp, p)["status"]  # noqa: E731
     assert clear({"id": 9}) == "Unknown"
     assert clear({"id": 1, "connectorId": 2}) == "Accepted" and _ids(cp) == [2, 3, 4]  # an id alone decides
     assert clear({"connectorId": 2, "stackLevel": 0}) == "Unknown"
@@ -143,8 +143,8 @@ def test_remote_start_profile_and_end_of_transaction():
     cp = _cp()
     sc = cp.smart_charging
     c = cp.connectors[1]
-    assert not sc.remote_start(c, _prof(1, "TxDefaultProfile", [6.0]))
-    assert sc.remote_start(c, _prof(1, "TxProfile", [6.0]))
+    assert not smart_charging_calls.remote_start(sc, c, _prof(1, "TxDefaultProfile", [6.0]))
+    assert smart_charging_calls.remote_start(sc, c, _prof(1, "TxProfile", [6.0]))
     _set(cp, 0, _prof(2, "TxDefaultProfile", [16.0]))
     cp.loop()
     assert c.limit == 16.0
@@ -169,9 +169,9 @@ def test_stacked_composite():
     _set(cp, 1, _prof(2, "TxDefaultProfile", [8.0], stack=1, kind="Absolute", startSchedule="2026-03-02T10:00:00Z",
                       validFrom="2026-03-02T10:05:00Z", validTo="2026-03-02T10:15:00Z"))
     _set(cp, 0, _prof(3, "ChargePointMaxProfile", [12.0]))
-    s = cp.smart_charging.composite(cp.connectors[1], t0, 1800, False)
+    s = smart_charging_calls.composite(cp.smart_charging, cp.connectors[1], t0, 1800, False)
     assert [(p["startPeriod"], p["limit"]) for p in s["chargingSchedulePeriod"]] == [(0, 12.0), (300, 8.0), (900, 10.0)]
-    s = cp.smart_charging.composite(cp.connectors[2], t0, 1800, True)
+    s = smart_charging_calls.composite(cp.smart_charging, cp.connectors[2], t0, 1800, True)
     assert [(p["startPeriod"], p["limit"]) for p in s["chargingSchedulePeriod"]] == [(0, 8280.0), (600, 6900.0)]
 
 

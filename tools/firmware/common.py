@@ -6,7 +6,7 @@ import time
 
 PROFILES = ("local_auth_list", "reservation", "smart_charging", "remote_trigger",
             "firmware_management", "security", "signed_meter_values", "plug_and_charge")
-LAZY = ("http",)  # the library imports these when first needed (a firmware transfer), not at boot
+LAZY = ("http",)  # imported when needed (http: a firmware transfer; core, *_calls: a CSMS call), not at boot
 live = [0, ""]  # the highest heap after a collection between loop() calls, and when
 top = [0, ""]  # the highest heap retained plus all that one loop() call allocated, and when
 m0 = 0

@@ -8,7 +8,7 @@ import json
 
 import bridge
 import sim
-from mpy_ocpp.compat import log, ticks_add, ticks_diff, ticks_ms
+from mpy_ocpp.compat import log, run_in, ticks_add, ticks_diff, ticks_ms
 
 _OFF = 0  # bridge.state()
 _CONNECTING = 1
@@ -171,4 +171,4 @@ def schedule(cid):
     if not sc or not 0 < cid < len(_sim.cp.connectors):
         return "null"
     from mpy_ocpp import clock
-    return json.dumps(sc.composite(_sim.cp.connectors[cid], clock.now(), 86400, False))
+    return json.dumps(run_in("smart_charging_calls", "composite", sc, _sim.cp.connectors[cid], clock.now(), 86400, False))
