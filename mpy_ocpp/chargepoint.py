@@ -3,7 +3,7 @@
 
 from . import clock, rpc, validate
 from .authorization_cache import AuthorizationCache, same
-from .compat import const, log, run_in, ticks_diff, ticks_ms
+from .compat import const, log, ticks_diff, ticks_ms
 from .config import Config
 from .connector import Connector, later
 from .journal import Journal
@@ -377,7 +377,7 @@ class ChargePoint:
         if bad:
             return self.send_error(mid, bad[0], bad[1])
         try:
-            res = run_in(handler, action, self, payload) if type(handler) is str else handler(self, payload)
+            res = handler(self, payload)
         except rpc.CallError as e:
             return self.send_error(mid, e.code, e.description)
         except Exception as e:  # a bug must not stop the charger

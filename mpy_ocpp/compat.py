@@ -52,23 +52,3 @@ def url_quote(s):
         c = chr(b)
         out.append(c if b < 128 and (c.isalpha() or c.isdigit()) or c in "-._~" else "%%%02X" % b)
     return "".join(out)
-
-
-_PKG = __name__.rsplit(".", 1)[0]
-
-
-def run_in(name, fn, *args):
-    """`fn` of the package's module `name`, called with `args`, the module imported for this
-    call only (unless something else holds it): frozen, its code stays in flash, but its
-    functions and globals take heap while it is imported. Such a module keeps no state."""
-    full = _PKG + "." + name
-    held = full in sys.modules
-    m = __import__(full, None, None, (fn,))
-    try:
-        return getattr(m, fn)(*args)
-    finally:
-        if not held:
-            del sys.modules[full]
-            pkg = sys.modules.get(_PKG)
-            if pkg and name in pkg.__dict__:
-                delattr(pkg, name)

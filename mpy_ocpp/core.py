@@ -1,6 +1,7 @@
 # The Core profile's operations initiated by the CSMS. Each function is named after its OCPP
 # action and returns the answer's payload (or raises rpc.CallError).
-from .compat import run_in, ticks_ms
+from .compat import ticks_ms
+from .ocpp16 import run_in
 from .connector import later
 from .authorization_cache import ClearCache  # noqa: F401 (2.0.1's C11 too)
 from .rpc import CallError

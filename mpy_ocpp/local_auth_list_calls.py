@@ -1,5 +1,5 @@
 # The Local Auth List Management profile's calls from the CSMS (local_auth_list.py has the
-# list). Imported for one call and let go (compat.run_in): nothing here takes heap while idle.
+# list). Imported for one call and let go (ocpp16.run_in): nothing here takes heap while idle.
 from . import clock
 from .compat import const, log
 from .local_auth_list import _FILE, _STATUS

@@ -1,5 +1,7 @@
 # OCPP 1.6-J: what ChargePoint asks of the protocol version it runs (ocpp201.py has the same
 # names). Incoming calls go to the 1.6 feature profiles (core + those in the build).
+import sys
+
 from . import clock, schema
 
 SUBPROTOCOL = "ocpp1.6"
@@ -16,16 +18,16 @@ _CORE = ("ChangeAvailability", "ChangeConfiguration", "ClearCache", "DataTransfe
          "RemoteStartTransaction", "RemoteStopTransaction", "Reset", "UnlockConnector")
 
 
-def handler(cp, action):  # -> the function, or the name of the module that has it (run_in)
-    if action in _CORE:
-        return "core"
-    for p in cp.profiles:
+def handler(cp, action):
+    m = "core" if action in _CORE else None
+    for p in () if m else cp.profiles:
         f = getattr(p, action, None)
         if f:
             return f
         if action in getattr(p, "CALLS", ()):  # handled by <profile>_calls.py
-            return p.__name__.rsplit(".", 1)[1] + "_calls"
-    return None
+            m = p.__name__.rsplit(".", 1)[1] + "_calls"
+            break
+    return m and (lambda cp, p: run_in(m, action, cp, p))
 
 
 def code(c):  # error codes are spelled as 1.6 spells them everywhere in the library
@@ -84,3 +86,23 @@ def status(cp, cid, status, err):
             if len(err) > 2 and err[2]:
                 p["vendorErrorCode"] = err[2]
     return p
+
+
+_PKG = __name__.rsplit(".", 1)[0]
+
+
+def run_in(name, fn, *args):
+    """`fn` of the package's module `name`, called with `args`, the module imported for this
+    call only (unless something else holds it): frozen, its code stays in flash, but its
+    functions and globals take heap while it is imported. Such a module keeps no state."""
+    full = _PKG + "." + name
+    held = full in sys.modules
+    m = __import__(full, None, None, (fn,))
+    try:
+        return getattr(m, fn)(*args)
+    finally:
+        if not held:
+            del sys.modules[full]
+            pkg = sys.modules.get(_PKG)
+            if pkg and name in pkg.__dict__:
+                delattr(pkg, name)

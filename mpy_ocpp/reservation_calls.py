@@ -1,5 +1,5 @@
 # The Reservation profile's calls from the CSMS (reservation.py has the state). Imported for
-# one call and let go (compat.run_in): nothing here takes heap while the charger idles.
+# one call and let go (ocpp16.run_in): nothing here takes heap while the charger idles.
 from . import clock
 
 

@@ -1,5 +1,5 @@
 # The Smart Charging profile's calls from the CSMS (smart_charging.py has the profiles and
-# the limits). Imported for one call and let go (compat.run_in): no heap while idle.
+# the limits). Imported for one call and let go (ocpp16.run_in): no heap while idle.
 from . import clock
 from .compat import const, ticks_ms
 from .connector import later

@@ -297,7 +297,7 @@ def script(name, core=False):
         frames = [(a, '[2,"bench-%d",%s,%s]' % (i, json.dumps(a), json.dumps(p, separators=(",", ":"))))
                   for i, (a, p) in enumerate(calls())]  # (action, frame)
         parts.append("CALLS = %r\n" % frames)
-    lazy = tuple([m for m in order if m in ("http", "core") or m.endswith("_calls")])  # compat.run_in's
+    lazy = tuple([m for m in order if m in ("http", "core") or m.endswith("_calls")])  # ocpp16.run_in's
     parts.append((HERE / "common.py").read_text().replace('LAZY = ("http",)', "LAZY = %r" % (lazy,)))
     if name != "session.py":
         parts.append((ROOT / "tools" / "bench" / "fake.py").read_text())
@@ -583,8 +583,9 @@ def report(r, args):
     out += ["", "Each module is imported after those it imports, under a stand-in package (the "
             "`__init__` row is the package itself). A module may carry the growth of `sys.modules`'s "
             "table (a few hundred bytes) that its import happened to trigger. `http` is imported by "
-            "the library only when a firmware transfer starts: it is let go once measured, and "
-            "the idle figures, those of a real boot, do not hold it."]
+            "the library only when a firmware transfer starts, `core` and the `*_calls` modules for "
+            "one call from the CSMS (`ocpp16.run_in`): they are let go once measured, and the "
+            "frozen-import and idle figures, those of a real boot, do not hold them."]
     out += ["", "Manifests, checked with the tree's `tools/manifestfile.py` (files frozen: the "
             "board's own manifest / `manifest.py` / `boards/manifest.py`; ok = ours is the "
             "board's own plus the library, nothing lost):", "",

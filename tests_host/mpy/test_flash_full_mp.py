@@ -15,7 +15,7 @@ PROFILES = (local_auth_list, reservation, smart_charging, firmware_management)
 _OPEN = open
 _OS = os
 LOG = []
-# local_auth_list_calls: imported here, so that ChargePoint uses (and keeps) this one (compat.run_in)
+# local_auth_list_calls: imported here, so that ChargePoint uses (and keeps) this one (ocpp16.run_in)
 _LOGGED = (store_mod, config, journal, connector, chargepoint, local_auth_list_calls, firmware_management)
 
 

@@ -8,7 +8,8 @@ import json
 
 import bridge
 import sim
-from mpy_ocpp.compat import log, run_in, ticks_add, ticks_diff, ticks_ms
+from mpy_ocpp.compat import log, ticks_add, ticks_diff, ticks_ms
+from mpy_ocpp.ocpp16 import run_in
 
 _OFF = 0  # bridge.state()
 _CONNECTING = 1

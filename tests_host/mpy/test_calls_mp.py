@@ -1,0 +1,98 @@
+# The CSMS's calls imported for the call only (ocpp16.run_in), plain asserts: run on
+# MicroPython by tools/mptest.py and on CPython by pytest, against a fake transport (the
+# end-to-end proof is every profile's test against the real CSMS).
+import json
+import sys
+
+import mpy_ocpp
+from mpy_ocpp import ChargePoint, clock, local_auth_list, reservation, smart_charging
+from mpy_ocpp.store import Store
+from tests_host.mpy.fakes import Link, state_dir
+
+_CALLS = ("core", "reservation_calls", "local_auth_list_calls", "smart_charging_calls")
+_IDS = [0]
+
+
+def _booted():
+    link = Link()
+    cp = ChargePoint("CP_1", link, Store(state_dir("calls")), connectors=2,
+                     profiles=(local_auth_list, reservation, smart_charging))
+    for _ in range(5):
+        cp.loop()
+        if cp.pending:
+            p = {"status": "Accepted", "currentTime": clock.iso(), "interval": 300}
+            link.inbox.append(json.dumps([3, cp.pending[0], p]))
+    assert cp.accepted
+    return cp, link
+
+
+def _ask(cp, link, action, payload):
+    _IDS[0] += 1
+    mid = "c%d" % _IDS[0]
+    link.inbox.append(json.dumps([2, mid, action, payload]))
+    cp.loop()
+    got = [f for f in link.sent if f[1] == mid]
+    assert len(got) == 1, got
+    return got[0]
+
+
+def _forget():
+    """Drop what other tests imported: {name: module} to give back with _restore."""
+    out = {}
+    for name in _CALLS:
+        m = sys.modules.pop("mpy_ocpp." + name, None)
+        if m is not None:
+            out[name] = m
+        if name in mpy_ocpp.__dict__:
+            delattr(mpy_ocpp, name)
+    return out
+
+
+def _restore(saved):
+    for name, m in saved.items():
+        sys.modules["mpy_ocpp." + name] = m
+
+
+def _loaded():
+    return [n for n in _CALLS if "mpy_ocpp." + n in sys.modules or n in mpy_ocpp.__dict__]
+
+
+def test_each_call_module_is_let_go_after_its_call():
+    saved = _forget()
+    try:
+        cp, link = _booted()
+        asks = (("GetConfiguration", {"key": ["HeartbeatInterval"]}),
+                ("ReserveNow", {"connectorId": 1, "expiryDate": "2099-01-01T00:00:00Z", "idTag": "A",
+                                "reservationId": 1}),
+                ("CancelReservation", {"reservationId": 1}),
+                ("SendLocalList", {"listVersion": 1, "updateType": "Full",
+                                   "localAuthorizationList": [{"idTag": "A", "idTagInfo": {"status": "Accepted"}}]}),
+                ("GetLocalListVersion", {}),
+                ("GetCompositeSchedule", {"connectorId": 1, "duration": 60}))
+        for action, payload in asks:
+            f = _ask(cp, link, action, payload)
+            assert f[0] == 3, f
+            assert _loaded() == [], (action, _loaded())
+        assert cp.local_list.version == 1 and cp.reservation.items == []
+        # a call that fails in its module: the CALLERROR, and the module goes all the same
+        many = [{"idTag": "T%d" % i} for i in range(51)]
+        f = _ask(cp, link, "SendLocalList", {"listVersion": 2, "updateType": "Full", "localAuthorizationList": many})
+        assert f[0] == 4 and f[2] == "OccurenceConstraintViolation", f
+        assert _loaded() == [] and cp.local_list.version == 1
+    finally:
+        _restore(saved)
+
+
+def test_a_call_module_the_firmware_holds_is_used_and_kept():
+    saved = _forget()
+    try:
+        from mpy_ocpp import reservation_calls
+        cp, link = _booted()
+        asked = []
+        reservation_calls.CancelReservation = lambda cp, p: asked.append(p) or {"status": "Rejected"}
+        f = _ask(cp, link, "CancelReservation", {"reservationId": 5})
+        assert f[2] == {"status": "Rejected"} and asked == [{"reservationId": 5}]
+        assert _loaded() == ["reservation_calls"]
+    finally:
+        _forget()
+        _restore(saved)
