@@ -2,18 +2,20 @@
 # transaction (txN.json), written atomically at every change before anything depends on it.
 # Messages go out one at a time in the order they were made, across all transactions, and
 # survive power cuts: after boot the journal is read back and sending resumes.
-# A second file, _INDEX, lists the transactions the CSMS has started (written when it answers
-# a StartTransaction or a StopTransaction): whichever single file is damaged, every
-# transaction the CSMS started gets its StopTransaction (see _recover).
+# A second file, _INDEX, lists the transactions the CSMS knows (written when it answers a
+# StartTransaction or a StopTransaction, or a 2.0.1 transaction's first event and every
+# _EVERY-th): whichever single file is damaged, every transaction the CSMS knows gets the
+# message that ends it (see _recover).
 import json
 
 from . import clock
 from .compat import log, ticks_add, ticks_ms
-from .store import rows
+from .store import NONE, rows
 from .transaction import Transaction
 
 _MV_MAX = 6  # MeterValues a transaction may owe; when more are taken offline the oldest goes
-_INDEX = "started.json"  # [[seq, transactionId, connectorId, idTag, meterStart], ...]
+_INDEX = "started.json"  # [[seq, transactionId, connectorId, idTag, meterStart(, 2.0.1 seqNo)], ...]
+_EVERY = 32  # 2.0.1: answered events between index writes at most (a lost record's Ended seqNo)
 
 
 def _metered(action, p):  # MeterValues, or a 2.0.1 event with nothing but meter values
@@ -54,27 +56,38 @@ class Journal:
             self.order = max(self.order, m[0])
 
     def _recover(self):
-        """A transaction the index knows but whose record is lost is stopped, owing its
-        StopTransaction (meterStop: its meterStart, the best known); one the CSMS answered just
-        before a power cut drops its StartTransaction. The index follows the records."""
+        """A transaction the index knows but whose record is lost is stopped, owing the message
+        that ends it (its version's `lost`: meter readings and owed messages are gone); messages the CSMS answered just before a power cut
+        (1.6: StartTransaction, 2.0.1: events up to the indexed seqNo) are dropped. The index
+        follows the records."""
         n = len(self.cp.connectors)
-        old = self.store.load(_INDEX, [], lambda d: rows(d, int, int, int, str, int) and all(
-            [0 < e[0] and 0 < e[2] < n for e in d]))
+        old = self.store.load(_INDEX, [], lambda d: type(d) is list and all([(  # 1.6 row, or 2.0.1's
+            rows([e], int, int, int, str, int) or rows([e], int, str, int, (str, NONE), int, int))
+            and 0 < e[0] and 0 < e[2] < n for e in d]))
         for e in old:
             tx = self._find(e[0])
             if tx is None:
-                log("journal: transaction %d lost its record, stopped" % e[1])
-                tx = Transaction(e[2], e[3], None, e[4])
-                tx.seq, tx.id, tx.stopped = e[0], e[1], True
-                self._add(tx)
-                self.push(tx, "StopTransaction", {"meterStop": e[4], "timestamp": clock.iso(),
-                                                  "reason": "Other"})
-            elif tx.id is None and not tx.lost and [tx.connector_id, tx.id_tag, tx.meter_start] == e[2:]:
+                vs = [v for v in self.cp.versions if type(e[1]) is v.TX_ID]  # whose ids look like it
+                log("journal: transaction %s lost its record, %s" % (e[1], "stopped" if vs else "not reportable here"))
+                if vs:
+                    tx = Transaction(e[2], e[3], None, e[4])
+                    tx.seq, tx.id, tx.stopped = e[0], e[1], True
+                    if len(e) > 5:  # 2.0.1: fewer than _EVERY events were answered since the index
+                        tx.seqno = e[5] + _EVERY  # was written: a gap, but no seqNo used twice
+                    self._add(tx)
+                    self.push(tx, *vs[0].lost(tx))
+                continue
+            if tx.id is None and not tx.lost and [tx.connector_id, tx.id_tag, tx.meter_start] == e[2:]:
                 tx.id = e[1]
                 tx.msgs.pop(0)
-                tx.tries = tx.due = 0
-                tx.wait = ticks_ms()
-                self.save(tx)
+            elif len(e) > 5 and tx.id == e[1] and tx.seqno < e[5]:
+                del tx.msgs[:e[5] - tx.seqno]
+                tx.seqno = e[5]
+            else:
+                continue
+            tx.tries = tx.due = 0
+            tx.wait = ticks_ms()
+            self.save(tx)
         self.txs.sort(key=lambda t: t.seq)
         if self._known() != old:
             self._index()
@@ -85,9 +98,9 @@ class Journal:
                 return t
         return None
 
-    def _known(self):
-        return [[t.seq, t.id, t.connector_id, t.id_tag, t.meter_start] for t in self.txs
-                if type(t.id) is int]  # 1.6: the ids the CSMS gave
+    def _known(self):  # 1.6: the ids the CSMS gave; 2.0.1: ours, once the CSMS answered an event
+        return [[t.seq, t.id, t.connector_id, t.id_tag, t.meter_start] + ([] if type(t.id) is int else [t.seqno])
+                for t in self.txs if type(t.id) is int or t.seqno]
 
     def _index(self):
         return self.store.save(_INDEX, self._known())
@@ -152,6 +165,8 @@ class Journal:
             self.cp.remember(tx.id_tag, res["idTagInfo"])
         elif action == "TransactionEvent":
             tx.seqno += 1  # saved with the record below: the next event's seqNo
+            if tx.seqno % _EVERY == 1:  # known to the CSMS now; and so that a lost record's
+                self._index()  # Ended gets a seqNo above every one answered (see _recover)
             t = m[2].get("idToken")
             if "idTokenInfo" in res and t and t["idToken"] == tx.id_tag:
                 self.cp.connectors[tx.connector_id].started(tx, self.cp.v.id_info(res))
@@ -186,8 +201,8 @@ class Journal:
         ok = True
         if tx in self.txs:
             self.txs.remove(tx)
-            if type(tx.id) is int:  # before the record goes: a cut sends its Stop twice, not never
-                ok = self._index()
+            if type(tx.id) is int or tx.seqno:  # before the record goes: a cut sends its end
+                ok = self._index()  # twice, not never
         self.store.remove(_name(tx))
         if not ok:  # the removed record made room
             self._index()

@@ -6,6 +6,7 @@ from . import clock, schema
 
 SUBPROTOCOL = "ocpp1.6"
 VERSION = "1.6"
+TX_ID = int  # the type of a transactionId (the CSMS gives it)
 ACTIONS = schema.CALLS  # every CSMS->CP action: others are answered NotImplemented
 
 
@@ -68,6 +69,10 @@ def stopped(c, tx, reason, id_tag):
     if tx.data:
         p["transactionData"] = tx.data
     return "StopTransaction", p
+
+
+def lost(tx):  # the StopTransaction of a transaction whose record was lost (journal._lost)
+    return "StopTransaction", {"meterStop": tx.meter_start, "timestamp": clock.iso(), "reason": "Other"}
 
 
 def metered(c, tx, mv):

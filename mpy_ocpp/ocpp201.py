@@ -9,10 +9,11 @@
 from . import availability, certificates, clock, device_model, provisioning, remote_control, transactions
 from .authorization_cache import ClearCache
 from . import schema201 as schema
-from .transactions import authorized, begins, changed, metered, sampled, started, stopped, triggered  # noqa: F401
+from .transactions import authorized, begins, changed, lost, metered, sampled, started, stopped, triggered  # noqa: F401
 
 SUBPROTOCOL = "ocpp2.0.1"
 VERSION = "2.0.1"
+TX_ID = str  # the charge point names its transactions
 ACTIONS = schema.ACTIONS
 _CHANGED = ("Preparing", "Charging", "SuspendedEV", "SuspendedEVSE", "Finishing")  # = Occupied
 

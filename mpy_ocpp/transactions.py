@@ -112,6 +112,15 @@ def stopped(c, tx, reason, id_tag):
     return "TransactionEvent", p
 
 
+def lost(tx):
+    """The Ended event of a transaction whose record was lost (journal._lost: its seqNo is set
+    above any the CSMS had); what it owed and its meter readings are gone."""
+    return "TransactionEvent", {
+        "eventType": "Ended", "timestamp": clock.iso(), "triggerReason": "AbnormalCondition", "seqNo": 0,
+        "offline": True, "transactionInfo": {"transactionId": tx.id, "stoppedReason": "Other"},
+        "evse": {"id": tx.connector_id, "connectorId": 1}}
+
+
 def metered(c, tx, mv):
     ctx = mv["sampledValue"][0]["context"]
     trigger = "MeterValuePeriodic"

@@ -36,7 +36,9 @@ def test_cut_during_write(csms, tmp_path, write, half):
 
 
 # The same session in OCPP 2.0.1: TransactionEvents through the same journal
-WRITES_201 = 28  # no started.json (the charge point names its transactions), but ChargingStateChanged events
+# ChargingStateChanged events; started.json when the CSMS answers a transaction's first event
+# and when the transaction goes (3 transactions)
+WRITES_201 = 34
 
 
 def test_uncut_session_201(csms_factory, tmp_path):
