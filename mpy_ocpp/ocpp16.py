@@ -96,18 +96,20 @@ def status(cp, cid, status, err):
 _PKG = __name__.rsplit(".", 1)[0]
 
 
-def run_in(name, fn, *args):
-    """`fn` of the package's module `name`, called with `args`, the module imported for this
-    call only (unless something else holds it): frozen, its code stays in flash, but its
-    functions and globals take heap while it is imported. Such a module keeps no state."""
+def load(name):
+    """The package's module `name`, imported without sys.modules keeping it (unless something
+    else already holds it there): frozen, its code stays in flash, but its functions and
+    globals take heap only while a caller holds it. Such a module keeps no state."""
     full = _PKG + "." + name
     held = full in sys.modules
-    m = __import__(full, None, None, (fn,))
-    try:
-        return getattr(m, fn)(*args)
-    finally:
-        if not held:
-            del sys.modules[full]
-            pkg = sys.modules.get(_PKG)
-            if pkg and name in pkg.__dict__:
-                delattr(pkg, name)
+    m = __import__(full, None, None, ("_",))
+    if not held:
+        del sys.modules[full]
+        pkg = sys.modules.get(_PKG)
+        if pkg and name in pkg.__dict__:
+            delattr(pkg, name)
+    return m
+
+
+def run_in(name, fn, *args):  # `fn` of module `name`, the module held for this call only
+    return getattr(load(name), fn)(*args)

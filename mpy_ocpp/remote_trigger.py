@@ -30,8 +30,9 @@ def _trigger(cp, p):
         fw = cp.firmware
         if fw is None:
             return {"status": "NotImplemented"}
+        m = fw.machine()  # let go at the next loop() if nothing runs
         if what == "FirmwareStatusNotification":
-            fw.notify_firmware()
+            m.notify_firmware(fw)
         else:
-            fw.notify_diagnostics()
+            m.notify_diagnostics(fw)
     return {"status": "Accepted"}

@@ -289,25 +289,25 @@ def GetLog(cp, p):
     if f is None:  # no upload in this build
         return {"status": "Rejected"}
     status = "Accepted"
+    m = f.machine()  # Firmware Management's (its functions take f)
     if f._diag:
-        from .firmware_management import _close  # there: f is its Firmware
-        _close(f._diag.job)
-        f._end_upload()
+        m._close(f._diag.job)
+        m._end_upload(f)
         status = "AcceptedCanceled"
     lg = p["log"]
     make = cp.security.log_file if p["logType"] == "SecurityLog" else f.diagnostics
-    path = f._make(make, lg.get("oldestTimestamp"), lg.get("latestTimestamp"))
+    path = m._make(f, make, lg.get("oldestTimestamp"), lg.get("latestTimestamp"))
     if not path:
         return {"status": "Rejected"}
     f._tmp = path  # removed after the upload
-    f._begin_upload(path, lg["remoteLocation"], p, p["requestId"])
+    m._begin_upload(f, path, lg["remoteLocation"], p, p["requestId"])
     return {"status": status, "filename": path.rsplit("/", 1)[-1]}
 
 
 def _log_status(cp, p):  # ExtendedTriggerMessage: the GetLog upload under way, if any
     f = cp.firmware
     up = f._diag and f._req is not None
-    f._send_diag("Uploading" if up else "Idle", f._req if up else -1)
+    f.machine()._send_diag(f, "Uploading" if up else "Idle", f._req if up else -1)
     return {"status": "Accepted"}
 
 
@@ -325,7 +325,8 @@ def ExtendedTriggerMessage(cp, p):
     if what == "LogStatusNotification" and cp.firmware:
         return cp.trigger(_log_status, p)
     if what == "FirmwareStatusNotification" and cp.firmware:  # the signed update's, if one runs
-        return cp.trigger(lambda cp, p: cp.firmware.notify_firmware(True) or {"status": "Accepted"}, p)
+        return cp.trigger(lambda cp, p: cp.firmware.machine().notify_firmware(cp.firmware, True) or {
+            "status": "Accepted"}, p)
     if what == "SignChargePointCertificate":
         return cp.trigger(_sign, p)
     return {"status": "NotImplemented"}
@@ -346,7 +347,7 @@ def SignedUpdateFirmware(cp, p):
         cp.security.add("InvalidFirmwareSigningCertificate", why)
         return {"status": "InvalidCertificate"}
     busy = f._get is not None or f._job is not None or f.installing  # an update under way
-    if not f.update(fw["location"], clock.parse(fw["retrieveDateTime"]) or 0, p.get("retries", 2),
+    if not f.machine().update(f, fw["location"], clock.parse(fw["retrieveDateTime"]) or 0, p.get("retries", 2),
                     p.get("retryInterval", 30), [p["requestId"], fw["signature"], fw["signingCertificate"]]):
         return {"status": "Rejected"}  # installing now
     return {"status": "AcceptedCanceled" if busy else "Accepted"}

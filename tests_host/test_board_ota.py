@@ -26,7 +26,8 @@ from boards import main  # noqa: E402
 from boards.esp32_devkit import ESP32DevKit, Ota  # noqa: E402
 from boards.pico_w import PicoW  # noqa: E402
 from mpy_ocpp import http  # noqa: E402
-from mpy_ocpp.firmware_management import Firmware, _poll  # noqa: E402
+from mpy_ocpp.firmware_management import Firmware  # noqa: E402
+from mpy_ocpp.firmware_management_calls import _poll  # noqa: E402
 from mpy_ocpp.store import Store  # noqa: E402
 from tests_host.test_board_main import Rig, config  # noqa: E402
 from tests_host.test_firmware_management import update, web  # noqa: E402,F401  (fixture)
@@ -209,6 +210,7 @@ def test_pico_w_bundle_runs_on_trial_then_stays_once_confirmed(tmp_path, modules
 
 
 def test_pico_w_unconfirmed_bundle_rolls_back(tmp_path, modules):
+    mine, path = dict(sys.modules), list(sys.path)  # chain() below swaps them, as a boot would
     cfg, b, fw, reboots = pico(tmp_path)
     assert install(tmp_path, b, fw, reboots, bundle(app("v2")))[0] == "reset"
     assert PicoW.chain(cfg, "config.json", None) == ("v2", ("a", True))
@@ -220,6 +222,8 @@ def test_pico_w_unconfirmed_bundle_rolls_back(tmp_path, modules):
     b.app = None
     assert main._rollback(state, b) is True
     assert state.load("ota.json") is None
+    sys.modules.update(mine)  # this process's library again: Firmware imports its machine
+    sys.path[:] = path
     Firmware(type("CP", (), {"store": state})()).rolled_back()  # as main's charger does
     assert state.load("firmware.json") == ["done", "InstallationFailed"]
 

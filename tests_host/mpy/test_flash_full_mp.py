@@ -5,7 +5,8 @@
 import json
 import os
 
-from mpy_ocpp import (ChargePoint, chargepoint, clock, config, connector, firmware_management, http,
+from mpy_ocpp import (ChargePoint, chargepoint, clock, config, connector, firmware_management,
+                      firmware_management_calls, http,
                       journal, local_auth_list, local_auth_list_calls, reservation, smart_charging)
 from mpy_ocpp import store as store_mod
 from mpy_ocpp.store import Store
@@ -15,8 +16,8 @@ PROFILES = (local_auth_list, reservation, smart_charging, firmware_management)
 _OPEN = open
 _OS = os
 LOG = []
-# local_auth_list_calls: imported here, so that ChargePoint uses (and keeps) this one (ocpp16.run_in)
-_LOGGED = (store_mod, config, journal, connector, chargepoint, local_auth_list_calls, firmware_management)
+# the *_calls modules: imported here, so that ChargePoint uses (and keeps) these (ocpp16.load)
+_LOGGED = (store_mod, config, journal, connector, chargepoint, local_auth_list_calls, firmware_management_calls)
 
 
 class _Failing:

@@ -288,7 +288,7 @@ def test_update_downloads_installs_and_reports():
         assert False, "the image should be gone"
     except OSError:
         pass
-    f.notify_firmware()  # Remote Trigger: no update under way -> Idle
+    f.machine().notify_firmware(f)  # Remote Trigger: no update under way -> Idle
     _until(lambda: link.statuses()[-1:] == ["Idle"], cp.loop)
 
 
@@ -369,7 +369,7 @@ def test_install_waits_for_the_transaction():
     for _ in range(100):
         cp.loop()
     assert link.statuses() == ["Downloading", "Downloaded"] and f.installing
-    f.notify_firmware()  # Remote Trigger while busy: the current status
+    f.machine().notify_firmware(f)  # Remote Trigger while busy: the current status
     _until(lambda: len(link.statuses()) == 3, cp.loop)
     assert link.statuses()[-1] == "Downloaded"
     c.end()
@@ -446,7 +446,7 @@ def test_get_diagnostics_uploads_the_default_file():
         assert False, "the diagnostics file should be gone"
     except OSError:
         pass
-    cp.firmware.notify_diagnostics()
+    cp.firmware.machine().notify_diagnostics(cp.firmware)
     _until(lambda: link.statuses("DiagnosticsStatusNotification")[-1] == "Idle", cp.loop)
     # ftp: answered with the file name, then UploadFailed (the default hook speaks HTTP only)
     res = _call(cp, link, "GetDiagnostics", {"location": "ftp://u:p@host/dir/", "retries": 1,
