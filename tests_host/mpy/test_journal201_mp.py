@@ -6,9 +6,9 @@
 import json
 import os
 
-from mpy_ocpp import ChargePoint, clock, ocpp201
+from mpy_ocpp import ChargePoint, ocpp201
 from mpy_ocpp.store import Store
-from tests_host.mpy.fakes import Link, state_dir
+from tests_host.mpy.fakes import Link, answer, state_dir
 
 
 def _boot(d, link):
@@ -22,20 +22,7 @@ def _boot(d, link):
 
 
 def _answer(cp, link, n=40):
-    """A patient CSMS: answers every call."""
-    for _ in range(n):
-        cp.loop()
-        p = cp.pending
-        if p is None or not link.online:
-            continue
-        action = p[1][1]
-        if action == "BootNotification":
-            res = {"status": "Accepted", "currentTime": clock.iso(clock.now()), "interval": 300}
-        elif action == "Authorize":
-            res = {"idTokenInfo": {"status": "Accepted"}}
-        else:
-            res = {}
-        link.inbox.append(json.dumps([3, p[0], res]))
+    answer(cp, link, {"Authorize": {"idTokenInfo": {"status": "Accepted"}}}, n)
 
 
 def _events(link):

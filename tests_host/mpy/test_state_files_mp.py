@@ -11,7 +11,7 @@ from mpy_ocpp import (ChargePoint, clock, config, firmware_management, journal, 
 from mpy_ocpp import store as store_mod
 from mpy_ocpp.store import Store
 from mpy_ocpp.transaction import _FIELDS, Transaction
-from tests_host.mpy.fakes import Link, state_dir
+from tests_host.mpy.fakes import Link, answer, state_dir
 
 PROFILES = (local_auth_list, reservation, smart_charging, remote_trigger, firmware_management, security)
 KEY = "0123456789abcdef0123456789abcdef"
@@ -150,23 +150,13 @@ def _write(d, name, data):
         f.write(data)
 
 
+_RESULTS = {"StartTransaction": {"transactionId": 101, "idTagInfo": {"status": "Accepted"}},
+            "Authorize": {"idTagInfo": {"status": "Accepted"}}, "StopTransaction": {"idTagInfo": {"status": "Accepted"}}}
+
+
 def _answer(cp, link, n=40):
     """A patient CSMS: answers every call, transactions from 101 on."""
-    for _ in range(n):
-        cp.loop()
-        p = cp.pending
-        if p is None or not link.online:
-            continue
-        action = p[1][1]
-        if action == "BootNotification":
-            res = {"status": "Accepted", "currentTime": clock.iso(clock.now()), "interval": 300}
-        elif action == "StartTransaction":
-            res = {"transactionId": 101, "idTagInfo": {"status": "Accepted"}}
-        elif action in ("Authorize", "StopTransaction"):
-            res = {"idTagInfo": {"status": "Accepted"}}
-        else:
-            res = {}
-        link.inbox.append(json.dumps([3, p[0], res]))
+    answer(cp, link, _RESULTS, n)
 
 
 def _calls(link, action):
