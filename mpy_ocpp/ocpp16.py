@@ -19,15 +19,18 @@ _CORE = ("ChangeAvailability", "ChangeConfiguration", "ClearCache", "DataTransfe
          "RemoteStartTransaction", "RemoteStopTransaction", "Reset", "UnlockConnector")
 
 
-def handler(cp, action):
-    m = "core" if action in _CORE else None
-    for p in () if m else cp.profiles:
-        f = getattr(p, action, None)
-        if f:
-            return f
-        if action in getattr(p, "CALLS", ()):  # handled by <profile>_calls.py
-            m = p.__name__.rsplit(".", 1)[1] + "_calls"
-            break
+def handler(cp, action):  # -> a function(cp, payload), or None
+    m = None  # the module to import for the call
+    if action in _CORE:
+        m = "core"
+    else:
+        for p in cp.profiles:
+            f = getattr(p, action, None)
+            if f:
+                return f
+            if action in getattr(p, "CALLS", ()):  # handled by <profile>_calls.py
+                m = p.__name__.rsplit(".", 1)[1] + "_calls"
+                break
     return m and (lambda cp, p: run_in(m, action, cp, p))
 
 
