@@ -338,7 +338,7 @@ class ChargePoint:
             else:
                 log("invalid frame: %s" % text[:80])
                 self.security_event("InvalidMessages", text[:80])
-            if mid:
+            if mid is not None:  # "" is an id too
                 self.send_error(mid, "FormationViolation",
                                 "Message too large" if big else "Not a valid OCPP-J frame")
         except (RuntimeError, MemoryError, OverflowError, ValueError) as e:  # the last line:

@@ -194,11 +194,11 @@ def surrogates(text):
     return b"".join(out)
 
 
-def too_deep(text, limit=10):
+def too_deep(text, limit=16):
     """Nested deeper than `limit` (brackets outside strings)? The text is str, UTF-8 bytes or a
     list of blocks of them.
-    OCPP 1.6 frames nest at most 6 deep; json.loads, repr and json.dumps recurse per level
-    (RecursionError on CPython)."""
+    OCPP frames nest at most 6 deep in 1.6, 14 in 2.0.1 (a RequestStartTransaction's salesTariff
+    12); json.loads, repr and json.dumps recurse per level (RecursionError on CPython)."""
     if type(text) is str:
         if text.count("[") + text.count("{") <= limit:  # the usual case: no scan
             return False

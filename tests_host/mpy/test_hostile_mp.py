@@ -57,7 +57,8 @@ def test_deep_nesting_is_refused_with_the_id():
             ("d2", '[2,"d2","DataTransfer",{"vendorId":"v","data":' + _deep_obj(1500) + "}]"),
             ("d3", '[2,"d3","Reset",' + "[" * 5000),  # cut short as well
             ("d4", '[2, "d4", "RemoteStartTransaction", {"idTag": "A", "chargingProfile": '
-                   + _deep_obj(12) + "}]")):
+                   + _deep_obj(16) + "}]"),
+            ("", '[2, "", "DataTransfer", ' + _deep(20) + "]")):  # an empty id is an id
         got = _feed(cp, link, text)
         assert [(m[0], m[1], m[2]) for m in got] == [(4, mid, "FormationViolation")], (mid, got)
     for text in (_deep(4000), "[3," + _deep(2000) + "]", '[4,"x","GenericError","",'
@@ -217,3 +218,24 @@ def _absurd_times():
     assert clock.set_iso("2025-01-01T00:00:00Z") and clock.iso()[:4] == "2025"
     assert clock.set_iso("2099-12-31T23:59:59Z") and clock.iso()[:4] == "2099"
     assert clock.parse("9999-12-31T23:59:59Z") == clock.parse("2100-01-01T00:00:00Z")
+
+
+def test_the_deepest_frames_2_0_1_allows_are_read():
+    """RequestStartTransaction with a charging profile and its sales tariff: 12 levels, a valid
+    2.0.1 frame (found by the fuzz test, once refused as too deep)."""
+    from mpy_ocpp import ocpp201
+    link = Link()
+    cp = ChargePoint("CP_1", link, Store(state_dir("deep201")), connectors=2, versions=(ocpp201,))
+    for _ in range(20):
+        cp.loop()
+        p = cp.pending
+        if p is not None:
+            link.inbox.append(json.dumps([3, p[0], BOOT if p[1][1] == "BootNotification" else {}]))
+    cost = [{"startValue": 0.0, "cost": [{"costKind": "CarbonDioxideEmission", "amount": 0}]}]
+    tariff = {"id": 0, "salesTariffEntry": [{"relativeTimeInterval": {"start": 0}, "consumptionCost": cost}]}
+    prof = {"id": 0, "stackLevel": 0, "chargingProfilePurpose": "TxProfile", "chargingProfileKind": "Absolute",
+            "chargingSchedule": [{"id": 0, "chargingRateUnit": "W", "salesTariff": tariff,
+                                  "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 0.0}]}]}
+    got = _feed(cp, link, json.dumps([2, "", "RequestStartTransaction", {
+        "remoteStartId": 1, "idToken": {"idToken": "A", "type": "Central"}, "chargingProfile": prof}]))
+    assert [m[:2] for m in got] == [[3, ""]] and got[0][2]["status"] in ("Accepted", "Rejected"), got
