@@ -63,7 +63,7 @@ def UpdateFirmware(cp, p):
 
 
 def GetDiagnostics(cp, p):
-    return cp.firmware.machine().get_diagnostics(cp.firmware, p)
+    return cp.firmware.machine().GetDiagnostics(cp, p)
 
 
 def loop(cp, now):
@@ -88,7 +88,7 @@ class Firmware:
         self._st = 0  # idle; the machine's states are firmware_management_calls'
         self.installing = False  # downloaded, until installed: new transactions should wait
         self._get = self._diag = self._job = self._tmp = self._req = self._sig = self._m = None
-        if cp.store.names(_FILE) or cp.store.names(_SIGNED):  # work left from before a reboot
+        if [n for n in cp.store.names("") if n in (_FILE, _SIGNED)]:  # work left from before a reboot
             self.machine().resume(self)
 
     def machine(self):

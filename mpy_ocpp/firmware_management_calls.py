@@ -263,7 +263,8 @@ def _send(self, status, cb=None):
         self.cp.call("FirmwareStatusNotification", {"status": status}, cb)
 
 
-def get_diagnostics(self, p):
+def GetDiagnostics(cp, p):
+    self = cp.firmware
     if self._diag:
         log("firmware: GetDiagnostics ignored, an upload is under way")
         return {}

@@ -8,7 +8,7 @@ import mpy_ocpp
 from mpy_ocpp import (ChargePoint, clock, firmware_management, local_auth_list, remote_trigger, reservation,
                       smart_charging)
 from mpy_ocpp.store import Store
-from tests_host.mpy.fakes import Link, state_dir
+from tests_host.mpy.fakes import Link, answer, state_dir
 
 _CALLS = ("core", "reservation_calls", "local_auth_list_calls", "smart_charging_calls", "firmware_management_calls")
 _IDS = [0]
@@ -18,20 +18,9 @@ def _booted():
     link = Link()
     cp = ChargePoint("CP_1", link, Store(state_dir("calls")), connectors=2,
                      profiles=(local_auth_list, reservation, smart_charging, remote_trigger, firmware_management))
-    _run(cp, link)
+    answer(cp, link, {}, 10)
     assert cp.accepted
     return cp, link
-
-
-def _run(cp, link, n=10):
-    """Loop, answering the charge point's calls."""
-    for _ in range(n):
-        cp.loop()
-        p = cp.pending
-        if p and not any([m[0] == 3 and m[1] == p[0] for m in [json.loads(t) for t in link.inbox]]):
-            boot = p[1][1] == "BootNotification"
-            res = {"status": "Accepted", "currentTime": clock.iso(), "interval": 300} if boot else {}
-            link.inbox.append(json.dumps([3, p[0], res]))
 
 
 def _ask(cp, link, action, payload):
@@ -114,14 +103,14 @@ def test_the_firmware_machine_is_held_while_it_works_and_let_go_after():
         assert f._m is None and _loaded() == []
         f = _ask(cp, link, "TriggerMessage", {"requestedMessage": "FirmwareStatusNotification"})
         assert f[2] == {"status": "Accepted"}
-        _run(cp, link)
+        answer(cp, link, {}, 10)
         assert cp.firmware._m is None and _loaded() == []
         tries = []
         cp.firmware.download = lambda url, path: tries.append(url) or False
         f = _ask(cp, link, "UpdateFirmware", {"location": "http://127.0.0.1:1/fw.bin", "retries": 0,
                                               "retrieveDate": clock.iso(clock.now() - 60)})
         assert f[2] == {} and cp.firmware._m is not None
-        _run(cp, link)
+        answer(cp, link, {}, 10)
         sent = [m[3]["status"] for m in link.sent if m[0] == 2 and m[2] == "FirmwareStatusNotification"]
         assert tries and sent == ["Idle", "Downloading", "DownloadFailed"], sent
         assert cp.firmware._m is None and _loaded() == []
