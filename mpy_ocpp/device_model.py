@@ -8,47 +8,60 @@ from . import certificates, clock
 from .config import BOOL, INT, MEASURANDS, MEMBERS, RO, STR, V201, WO
 from .rpc import CallError
 
-# (component, variable, variable instance or None, Config key or "=computed")
+# A component's name, then its variables: (variable, variable instance or None, Config key,
+# "=computed", or None: the key is the variable's name); _vars() gives the rows whole. Each
+# name is written once: a repeated string in a constant tuple is a copy in the .mpy.
 VARS = (
-    ("AlignedDataCtrlr", "Interval", None, "ClockAlignedDataInterval"),
-    ("AlignedDataCtrlr", "Measurands", None, "MeterValuesAlignedData"),
-    ("AlignedDataCtrlr", "TxEndedMeasurands", None, "StopTxnAlignedData"),
-    ("AuthCacheCtrlr", "Enabled", None, "AuthorizationCacheEnabled"),
-    ("AuthCtrlr", "AuthorizeRemoteStart", None, "AuthorizeRemoteTxRequests"),
-    ("AuthCtrlr", "LocalAuthorizeOffline", None, "LocalAuthorizeOffline"),
-    ("AuthCtrlr", "LocalPreAuthorize", None, "LocalPreAuthorize"),
-    ("AuthCtrlr", "OfflineTxForUnknownIdEnabled", None, "AllowOfflineTxForUnknownId"),
-    ("ChargingStation", "Available", None, "=available"),
-    ("ChargingStation", "AvailabilityState", None, "=state"),
-    ("ChargingStation", "Model", None, "=model"),
-    ("ChargingStation", "VendorName", None, "=vendor"),
-    ("Connector", "Available", None, "=available"),
-    ("Connector", "AvailabilityState", None, "=state"),
-    ("DeviceDataCtrlr", "ItemsPerMessage", "GetReport", "ItemsPerMessageGetReport"),
-    ("DeviceDataCtrlr", "ItemsPerMessage", "GetVariables", "ItemsPerMessageGetVariables"),
-    ("DeviceDataCtrlr", "ItemsPerMessage", "SetVariables", "ItemsPerMessageSetVariables"),
-    ("EVSE", "Available", None, "=available"),
-    ("EVSE", "AvailabilityState", None, "=state"),
-    ("OCPPCommCtrlr", "HeartbeatInterval", None, "HeartbeatInterval"),
-    ("OCPPCommCtrlr", "MessageAttemptInterval", "TransactionEvent", "TransactionMessageRetryInterval"),
-    ("OCPPCommCtrlr", "MessageAttempts", "TransactionEvent", "TransactionMessageAttempts"),
-    ("OCPPCommCtrlr", "ResetRetries", None, "ResetRetries"),
-    ("OCPPCommCtrlr", "UnlockOnEVSideDisconnect", None, "UnlockConnectorOnEVSideDisconnect"),
-    ("OCPPCommCtrlr", "WebSocketPingInterval", None, "WebSocketPingInterval"),
-    ("SampledDataCtrlr", "TxEndedMeasurands", None, "StopTxnSampledData"),
-    ("SampledDataCtrlr", "TxUpdatedInterval", None, "MeterValueSampleInterval"),
-    ("SampledDataCtrlr", "TxUpdatedMeasurands", None, "MeterValuesSampledData"),
-    ("SecurityCtrlr", "BasicAuthPassword", None, "AuthorizationKey"),
-    ("SecurityCtrlr", "CertificateEntries", None, "=certs"),
-    ("SecurityCtrlr", "Identity", None, "=id"),
-    ("SecurityCtrlr", "OrganizationName", None, "OrganizationName"),
-    ("SecurityCtrlr", "SecurityProfile", None, "=profile"),
-    ("TxCtrlr", "EVConnectionTimeOut", None, "ConnectionTimeOut"),
-    ("TxCtrlr", "MaxEnergyOnInvalidId", None, "MaxEnergyOnInvalidId"),
-    ("TxCtrlr", "StopTxOnEVSideDisconnect", None, "StopTransactionOnEVSideDisconnect"),
-    ("TxCtrlr", "StopTxOnInvalidId", None, "StopTransactionOnInvalidId"),
-    ("TxCtrlr", "TxStartPoint", None, "TxStartPoint"),
-    ("TxCtrlr", "TxStopPoint", None, "TxStopPoint"),
+    "AlignedDataCtrlr",
+    ("Interval", None, "ClockAlignedDataInterval"),
+    ("Measurands", None, "MeterValuesAlignedData"),
+    ("TxEndedMeasurands", None, "StopTxnAlignedData"),
+    "AuthCacheCtrlr",
+    ("Enabled", None, "AuthorizationCacheEnabled"),
+    "AuthCtrlr",
+    ("AuthorizeRemoteStart", None, "AuthorizeRemoteTxRequests"),
+    ("LocalAuthorizeOffline", None, None),
+    ("LocalPreAuthorize", None, None),
+    ("OfflineTxForUnknownIdEnabled", None, "AllowOfflineTxForUnknownId"),
+    "ChargingStation",
+    ("Available", None, "=available"),
+    ("AvailabilityState", None, "=state"),
+    ("Model", None, "=model"),
+    ("VendorName", None, "=vendor"),
+    "Connector",
+    ("Available", None, "=available"),
+    ("AvailabilityState", None, "=state"),
+    "DeviceDataCtrlr",
+    ("ItemsPerMessage", "GetReport", "ItemsPerMessageGetReport"),
+    ("ItemsPerMessage", "GetVariables", "ItemsPerMessageGetVariables"),
+    ("ItemsPerMessage", "SetVariables", "ItemsPerMessageSetVariables"),
+    "EVSE",
+    ("Available", None, "=available"),
+    ("AvailabilityState", None, "=state"),
+    "OCPPCommCtrlr",
+    ("HeartbeatInterval", None, None),
+    ("MessageAttemptInterval", "TransactionEvent", "TransactionMessageRetryInterval"),
+    ("MessageAttempts", "TransactionEvent", "TransactionMessageAttempts"),
+    ("ResetRetries", None, None),
+    ("UnlockOnEVSideDisconnect", None, "UnlockConnectorOnEVSideDisconnect"),
+    ("WebSocketPingInterval", None, None),
+    "SampledDataCtrlr",
+    ("TxEndedMeasurands", None, "StopTxnSampledData"),
+    ("TxUpdatedInterval", None, "MeterValueSampleInterval"),
+    ("TxUpdatedMeasurands", None, "MeterValuesSampledData"),
+    "SecurityCtrlr",
+    ("BasicAuthPassword", None, "AuthorizationKey"),
+    ("CertificateEntries", None, "=certs"),
+    ("Identity", None, "=id"),
+    ("OrganizationName", None, None),
+    ("SecurityProfile", None, "=profile"),
+    "TxCtrlr",
+    ("EVConnectionTimeOut", None, "ConnectionTimeOut"),
+    ("MaxEnergyOnInvalidId", None, None),
+    ("StopTxOnEVSideDisconnect", None, "StopTransactionOnEVSideDisconnect"),
+    ("StopTxOnInvalidId", None, "StopTransactionOnInvalidId"),
+    ("TxStartPoint", None, None),
+    ("TxStopPoint", None, None),
 )
 _PER_EVSE = ("EVSE", "Connector")  # one instance per EVSE (a Connector: its connector 1)
 _POINTS = ("ParkingBayOccupancy", "EVConnected", "Authorized", "DataSigned", "PowerPathClosed",
@@ -71,6 +84,14 @@ def setup(cp):
     d("OrganizationName", STR, "", V201)
 
 
+def _vars():  # (component, variable, instance, key) of each variable, in table order
+    for r in VARS:
+        if type(r) is str:
+            c = r
+        else:
+            yield c, r[0], r[1], r[2] or r[0]
+
+
 def _same(a, b):  # case-insensitive, None = absent
     return a is b or (a is not None and b is not None and a.lower() == b.lower())
 
@@ -80,7 +101,7 @@ def _find(cp, comp, var):
     name, e = comp["name"], comp.get("evse")
     evse = e["id"] if e else 0
     known = False
-    for r in VARS:
+    for r in _vars():
         if not _same(r[0], name) or _same(r[0], "Connector") and e and e.get("connectorId", 1) != 1:
             continue
         if (r[0] in _PER_EVSE) != (0 < evse < len(cp.connectors)) or comp.get("instance") is not None:
@@ -172,7 +193,7 @@ def SetVariables(cp, p):
 def _rows(cp, base):
     """(row, evse) of a report, in table order, EVSE components once per EVSE."""
     n = len(cp.connectors)
-    for r in VARS:
+    for r in _vars():
         if base == "SummaryInventory" and r[1] != "AvailabilityState":
             continue
         if base == "ConfigurationInventory" and (r[3][0] == "=" or cp.config.find(r[3])[2] & RO):

@@ -49,6 +49,8 @@ _SENT = (
     'SignCertificate',
     'SignedFirmwareStatusNotification',
 )
+# T[CUSTOM]: the customData any 2.0.1 object may hold, left out of the object nodes
+CUSTOM = None
 
 T = (
     # 0 integer: chargingProfileId, connectorId, duration, id, ...

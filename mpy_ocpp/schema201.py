@@ -78,6 +78,8 @@ _SENT = (
     'StatusNotification',
     'TransactionEvent',
 )
+# T[CUSTOM]: the customData any 2.0.1 object may hold, left out of the object nodes
+CUSTOM = 0
 
 T = (
     # 0 object: customData
@@ -95,9 +97,9 @@ T = (
     # 6 string: language, language1, language2
     (-2, 8),
     # 7 object: evse
-    (1, 'id', 1, 'customData', 0, 'connectorId', 1),
+    (1, 'id', 1, 'connectorId', 1),
     # 8 object: groupIdToken, idToken
-    (2, 'idToken', 4, 'type', 27, 'customData', 0, 'additionalInfo', 40),
+    (2, 'idToken', 4, 'type', 27, 'additionalInfo', 40),
     # 9 enum: attributeType
     ('Actual', 'Target', 'MinSet', 'MaxSet'),
     # 10 string: issuerKeyHash, issuerNameHash
@@ -109,16 +111,16 @@ T = (
     # 13 any: data
     (-7,),
     # 14 object: component
-    (1, 'name', 2, 'customData', 0, 'evse', 7, 'instance', 2),
+    (1, 'name', 2, 'evse', 7, 'instance', 2),
     # 15 object: variable
-    (1, 'name', 2, 'customData', 0, 'instance', 2),
+    (1, 'name', 2, 'instance', 2),
     # 16 object: statusInfo
-    (1, 'reasonCode', 48, 'customData', 0, 'additionalInfo', 12),
+    (1, 'reasonCode', 48, 'additionalInfo', 12),
     # 17 object: idTokenInfo
-    (1, 'status', 21, 'customData', 0, 'cacheExpiryDateTime', 3, 'chargingPriority', 1,
-     'language1', 6, 'evseId', 38, 'groupIdToken', 8, 'language2', 6, 'personalMessage', 18),
+    (1, 'status', 21, 'cacheExpiryDateTime', 3, 'chargingPriority', 1, 'language1', 6,
+     'evseId', 38, 'groupIdToken', 8, 'language2', 6, 'personalMessage', 18),
     # 18 object: personalMessage, updatedPersonalMessage
-    (2, 'format', 19, 'content', 12, 'customData', 0, 'language', 6),
+    (2, 'format', 19, 'content', 12, 'language', 6),
     # 19 enum: format
     ('ASCII', 'HTML', 'URI', 'UTF8'),
     # 20 enum: chargingProfileKind
@@ -196,87 +198,82 @@ T = (
     # 52 integer: ePriceLevel
     (-4, 0.0, None),
     # 53 object: items
-    (1, 'relativeTimeInterval', 54, 'customData', 0, 'ePriceLevel', 52, 'consumptionCost', 44),
+    (1, 'relativeTimeInterval', 54, 'ePriceLevel', 52, 'consumptionCost', 44),
     # 54 object: relativeTimeInterval
-    (1, 'start', 1, 'customData', 0, 'duration', 1),
+    (1, 'start', 1, 'duration', 1),
     # 55 object: items
-    (2, 'additionalIdToken', 4, 'type', 2, 'customData', 0),
+    (2, 'additionalIdToken', 4, 'type', 2),
     # 56 object: items
-    (2, 'component', 14, 'variable', 15, 'customData', 0, 'attributeType', 9),
+    (2, 'component', 14, 'variable', 15, 'attributeType', 9),
     # 57 object: items
-    (2, 'costKind', 26, 'amount', 1, 'customData', 0, 'amountMultiplier', 1),
+    (2, 'costKind', 26, 'amount', 1, 'amountMultiplier', 1),
     # 58 object: salesTariff
-    (2, 'id', 1, 'salesTariffEntry', 39, 'customData', 0, 'salesTariffDescription', 49,
-     'numEPriceLevels', 1),
+    (2, 'id', 1, 'salesTariffEntry', 39, 'salesTariffDescription', 49, 'numEPriceLevels', 1),
     # 59 object: items
-    (2, 'startPeriod', 1, 'limit', 5, 'customData', 0, 'numberPhases', 1, 'phaseToUse', 1),
+    (2, 'startPeriod', 1, 'limit', 5, 'numberPhases', 1, 'phaseToUse', 1),
     # 60 object: items
-    (2, 'startValue', 5, 'cost', 42, 'customData', 0),
+    (2, 'startValue', 5, 'cost', 42),
     # 61 object: items
-    (3, 'attributeValue', 47, 'component', 14, 'variable', 15, 'customData', 0,
-     'attributeType', 9),
+    (3, 'attributeValue', 47, 'component', 14, 'variable', 15, 'attributeType', 9),
     # 62 object: items
-    (3, 'id', 1, 'chargingRateUnit', 36, 'chargingSchedulePeriod', 43, 'customData', 0,
-     'startSchedule', 3, 'duration', 1, 'minChargingRate', 5, 'salesTariff', 58),
+    (3, 'id', 1, 'chargingRateUnit', 36, 'chargingSchedulePeriod', 43, 'startSchedule', 3,
+     'duration', 1, 'minChargingRate', 5, 'salesTariff', 58),
     # 63 object: certificateHashData
-    (4, 'hashAlgorithm', 33, 'issuerNameHash', 10, 'issuerKeyHash', 10, 'serialNumber', 50,
-     'customData', 0),
+    (4, 'hashAlgorithm', 33, 'issuerNameHash', 10, 'issuerKeyHash', 10, 'serialNumber', 50),
     # 64 object: chargingProfile
     (5, 'id', 1, 'stackLevel', 1, 'chargingProfilePurpose', 28, 'chargingProfileKind', 20,
-     'chargingSchedule', 46, 'customData', 0, 'recurrencyKind', 30, 'validFrom', 3, 'validTo', 3,
+     'chargingSchedule', 46, 'recurrencyKind', 30, 'validFrom', 3, 'validTo', 3,
      'transactionId', 4),
     # 65 ChangeAvailability
-    (1, 'operationalStatus', 32, 'customData', 0, 'evse', 7),
+    (1, 'operationalStatus', 32, 'evse', 7),
     # 66 ClearCache
-    (0, 'customData', 0),
+    (0,),
     # 67 DataTransfer
-    (1, 'vendorId', 11, 'customData', 0, 'messageId', 2, 'data', 13),
+    (1, 'vendorId', 11, 'messageId', 2, 'data', 13),
     # 68 DeleteCertificate
-    (1, 'certificateHashData', 63, 'customData', 0),
+    (1, 'certificateHashData', 63),
     # 69 GetBaseReport
-    (2, 'requestId', 1, 'reportBase', 29, 'customData', 0),
+    (2, 'requestId', 1, 'reportBase', 29),
     # 70 GetInstalledCertificateIds
-    (0, 'customData', 0, 'certificateType', 37),
+    (0, 'certificateType', 37),
     # 71 GetTransactionStatus
-    (0, 'customData', 0, 'transactionId', 4),
+    (0, 'transactionId', 4),
     # 72 GetVariables
-    (1, 'getVariableData', 41, 'customData', 0),
+    (1, 'getVariableData', 41),
     # 73 InstallCertificate
-    (2, 'certificateType', 34, 'certificate', 51, 'customData', 0),
+    (2, 'certificateType', 34, 'certificate', 51),
     # 74 RequestStartTransaction
-    (2, 'remoteStartId', 1, 'idToken', 8, 'customData', 0, 'evseId', 1, 'groupIdToken', 8,
-     'chargingProfile', 64),
+    (2, 'remoteStartId', 1, 'idToken', 8, 'evseId', 1, 'groupIdToken', 8, 'chargingProfile', 64),
     # 75 RequestStopTransaction
-    (1, 'transactionId', 4, 'customData', 0),
+    (1, 'transactionId', 4),
     # 76 Reset
-    (1, 'type', 31, 'customData', 0, 'evseId', 1),
+    (1, 'type', 31, 'evseId', 1),
     # 77 SetVariables
-    (1, 'setVariableData', 45, 'customData', 0),
+    (1, 'setVariableData', 45),
     # 78 TriggerMessage
-    (1, 'requestedMessage', 25, 'customData', 0, 'evse', 7),
+    (1, 'requestedMessage', 25, 'evse', 7),
     # 79 UnlockConnector
-    (2, 'evseId', 1, 'connectorId', 1, 'customData', 0),
+    (2, 'evseId', 1, 'connectorId', 1),
     # 80 AuthorizeResponse
-    (1, 'idTokenInfo', 17, 'customData', 0, 'certificateStatus', 24),
+    (1, 'idTokenInfo', 17, 'certificateStatus', 24),
     # 81 BootNotificationResponse
-    (3, 'currentTime', 3, 'interval', 1, 'status', 22, 'customData', 0, 'statusInfo', 16),
+    (3, 'currentTime', 3, 'interval', 1, 'status', 22, 'statusInfo', 16),
     # 82 DataTransferResponse
-    (1, 'status', 23, 'customData', 0, 'statusInfo', 16, 'data', 13),
+    (1, 'status', 23, 'statusInfo', 16, 'data', 13),
     # 83 HeartbeatResponse
-    (1, 'currentTime', 3, 'customData', 0),
+    (1, 'currentTime', 3),
     # 84 MeterValuesResponse
-    (0, 'customData', 0),
+    (0,),
     # 85 NotifyEventResponse
-    (0, 'customData', 0),
+    (0,),
     # 86 NotifyReportResponse
-    (0, 'customData', 0),
+    (0,),
     # 87 SecurityEventNotificationResponse
-    (0, 'customData', 0),
+    (0,),
     # 88 StatusNotificationResponse
-    (0, 'customData', 0),
+    (0,),
     # 89 TransactionEventResponse
-    (0, 'customData', 0, 'totalCost', 5, 'chargingPriority', 1, 'idTokenInfo', 17,
-     'updatedPersonalMessage', 18),
+    (0, 'totalCost', 5, 'chargingPriority', 1, 'idTokenInfo', 17, 'updatedPersonalMessage', 18),
 )
 
 

@@ -9,13 +9,13 @@ import random
 from . import clock
 from .authorization_cache import same
 
-# 1.6 reasons (what the connector says) -> 2.0.1 stoppedReason, triggerReason
-_REASONS = (("Local", "Local", "StopAuthorized"), ("Remote", "Remote", "RemoteStop"),
-            ("EVDisconnected", "EVDisconnected", "EVCommunicationLost"),
-            ("DeAuthorized", "DeAuthorized", "Deauthorized"), ("Timeout", "Timeout", "EVConnectTimeout"),
-            ("HardReset", "ImmediateReset", "ResetCommand"), ("SoftReset", "ImmediateReset", "ResetCommand"),
-            ("UnlockCommand", "Other", "UnlockCommand"), ("EmergencyStop", "EmergencyStop", "AbnormalCondition"),
-            ("PowerLoss", "PowerLoss", "AbnormalCondition"), ("Reboot", "Reboot", "AbnormalCondition"))
+# 1.6 reasons (what the connector says) -> 2.0.1 stoppedReason (None: the same word),
+# triggerReason (None: AbnormalCondition); unlisted: Other, AbnormalCondition
+_REASONS = (("Local", None, "StopAuthorized"), ("Remote", None, "RemoteStop"),
+            ("EVDisconnected", None, "EVCommunicationLost"), ("DeAuthorized", None, "Deauthorized"),
+            ("Timeout", None, "EVConnectTimeout"), ("HardReset", "ImmediateReset", "ResetCommand"),
+            ("SoftReset", "ImmediateReset", "ResetCommand"), ("UnlockCommand", "Other", "UnlockCommand"),
+            ("EmergencyStop", None, None), ("PowerLoss", None, None), ("Reboot", None, None))
 _CONTEXTS = (("Sample.Clock", "MeterValueClock"), ("Trigger", "Trigger"))  # else MeterValuePeriodic
 
 
@@ -100,7 +100,7 @@ def stopped(c, tx, reason, id_tag):
     stop, trigger = "Other", "AbnormalCondition"
     for r in _REASONS:
         if r[0] == reason:
-            stop, trigger = r[1], r[2]
+            stop, trigger = r[1] or reason, r[2] or trigger
     c.cp.tx_state[c.id] = state(c)
     p = _event(c, tx, "Ended", trigger)
     p["transactionInfo"]["stoppedReason"] = stop

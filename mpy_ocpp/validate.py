@@ -7,7 +7,8 @@ Unknown names: None. Error codes are spelled as in 1.6 (the 2.0.1 side renames t
 
 Nodes of s.T (children are indices into T):
   object  (nrequired, name, child, name, child, ...)  required names first; no other names
-                                                       allowed, unless a None ends it (open)
+                                                       allowed, unless a None ends it (open),
+                                                       but customData where s.CUSTOM is its node
   enum    ("value", ...)                               a string, one of these
   array   (_ARR, child, minItems, maxItems or None)
   string  (_STR, maxLength or None)
@@ -45,12 +46,14 @@ def check(name, payload, s):
         return None
     if type(payload) is not dict:
         return ("FormationViolation", "payload: not a JSON object")
-    e = _val(n, payload, s.T)
+    c = s.CUSTOM
+    e = _val(n, payload, s.T, c if c is None else s.T[c])
     return e and (e[0], e[1][1:])  # drop the leading "." of the top-level name
 
 
-def _val(n, v, T):
-    # None, or (code, path + ": what") with the path starting with "." or "["
+def _val(n, v, T, c):
+    # None, or (code, path + ": what") with the path starting with "." or "["; c: the
+    # customData node that every object may hold (2.0.1), else None
     k = n[0]
     t = type(v)
     if k == _ANY:
@@ -65,14 +68,15 @@ def _val(n, v, T):
             return _TYPE
         shut = len(n) & 1  # an open object ends in None
         for p in v:
-            if shut and p not in n:
+            if shut and p not in n and (c is None or p != "customData"):
                 return ("FormationViolation", "." + p + ": not allowed")
         for i in range(1, 1 + 2 * k, 2):
             if n[i] not in v:
                 return (_OCC, "." + n[i] + ": missing")
         for p in v:
-            if p in n:
-                e = _val(T[n[n.index(p) + 1]], v[p], T)
+            x = T[n[n.index(p) + 1]] if p in n else c if p == "customData" else None
+            if x:
+                e = _val(x, v[p], T, c)
                 if e:
                     return (e[0], "." + p + e[1])
     elif k == _ARR:
@@ -81,7 +85,7 @@ def _val(n, v, T):
         if len(v) < n[2] or n[3] is not None and len(v) > n[3]:
             return (_OCC, ": wrong number of items")
         for i in range(len(v)):
-            e = _val(T[n[1]], v[i], T)
+            e = _val(T[n[1]], v[i], T, c)
             if e:
                 return (e[0], "[%d]%s" % (i, e[1]))
     elif k == _NUM:

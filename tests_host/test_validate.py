@@ -101,6 +101,16 @@ def test_201_tables_agree_with_jsonschema():
                                       "statusInfo": {"reasonCode": "R" * 21}}),
         ("HeartbeatResponse", {}),
         ("StatusNotificationResponse", {"customData": {"vendorId": "C"}}),
+        # customData is left out of the tables' objects (schema201.CUSTOM): nested ones too
+        ("BootNotificationResponse", {"currentTime": T0, "interval": 10, "status": "Accepted",
+                                      "statusInfo": {"reasonCode": "R", "customData": {"vendorId": "C"}}}),
+        ("BootNotificationResponse", {"currentTime": T0, "interval": 10, "status": "Accepted",
+                                      "statusInfo": {"reasonCode": "R", "customData": {"vendorId": 1}}}),
+        ("GetVariables", {"getVariableData": [{"component": {"name": "C", "customData": {"vendorId": "C"},
+                                                             "evse": {"id": 1, "customData": {}}},
+                                               "variable": {"name": "V"}}]}),
+        ("GetVariables", {"getVariableData": [{"component": {"name": "C", "customData": []},
+                                               "variable": {"name": "V"}}]}),
         ("DataTransferResponse", {"status": "UnknownVendorId", "data": None}),
     ]
     for name, x in cases:

@@ -10,7 +10,9 @@ the CP->CSMS actions. Every distinct sub-schema becomes one entry of the constan
 by index, so the whole table is one constant that mpy-cross freezes into flash. The node
 layout is described in mpy_ocpp/validate.py; the kind numbers below must match its consts.
 The 2.0.1 schemas' `$ref`s are resolved first (load()); their objects without
-`additionalProperties: false` (customData) are open. For 2.0.1 only the actions built so far
+`additionalProperties: false` (customData) are open. Every 2.0.1 object has the same optional
+`customData`: it is left out of the object nodes and the table names its node once (CUSTOM), as
+validate.py expects; 44 copies of the name were about 530 B of .mpy. For 2.0.1 only the actions built so far
 have tables (CALLS); ACTIONS names every CSMS->CP action, so that the others are answered
 NotSupported rather than NotImplemented.
 """
@@ -94,8 +96,12 @@ def load(name, version="1.6"):
     return resolve(doc)
 
 
-def node(s, path):
-    """The schema `s` as a hashable node; children are nodes too (replaced by indices later)."""
+CUSTOM = "customData"  # 2.0.1: in every object, optional, always the same (checked by node())
+
+
+def node(s, path, custom=None):
+    """The schema `s` as a hashable node; children are nodes too (replaced by indices later).
+    custom: a list to hold the customData node, which is then left out of the objects."""
     def take(*keys):
         extra = set(s) - IGNORED - {"type"} - set(keys)
         if extra:
@@ -113,14 +119,22 @@ def node(s, path):
         if len(set(req)) != len(req) or any(n not in props for n in req):
             raise SystemExit(path + ": bad required list")
         out = [len(req)]
+        if custom is not None and path.split(".")[-1] != CUSTOM:
+            if CUSTOM not in props or CUSTOM in req:
+                raise SystemExit(path + ": no optional customData")
+            c = node(props[CUSTOM], path + "." + CUSTOM, custom)
+            if custom and custom[0] != c:
+                raise SystemExit(path + ": another customData")
+            custom[:] = [c]
         for n in req + [n for n in props if n not in req]:
-            out += [n, node(props[n], path + "." + n)]
+            if n != CUSTOM or custom is None:
+                out += [n, node(props[n], path + "." + n, custom)]
         return tuple(out + ([] if add is False else [None]))  # open: even length
     if t == "array":
         items, lo, hi, _ = take("items", "minItems", "maxItems", "additionalItems")
         if not isinstance(items, dict):
             raise SystemExit(path + ": only a single items schema is supported")
-        return (ARR, node(items, path + "[]"), lo or 0, hi)
+        return (ARR, node(items, path + "[]", custom), lo or 0, hi)
     if t == "string":
         # additionalProperties on a string is meaningless (and ignored by draft-04)
         enum, mx, fmt, _ = take("enum", "maxLength", "format", "additionalProperties")
@@ -160,12 +174,17 @@ def children(n):
 
 def build(version="1.6"):
     """The table T (most referenced nodes first, then the roots in CALLS + SENT order), the
-    index of the first root, and for each node the property names it is used for."""
+    index of the first root, for each node the property names it is used for, and the index of
+    the customData node (2.0.1) or None."""
     calls, sent = (CALLS, SENT) if version == "1.6" else (CALLS_201, SENT_201)
-    roots = [node(load(a, version), a) for a in calls] + [
-        node(load(a + "Response", version), a + "Response") for a in sent]
+    custom = None if version == "1.6" else []
+    roots = [node(load(a, version), a, custom) for a in calls] + [
+        node(load(a + "Response", version), a + "Response", custom) for a in sent]
     uses = Counter()
     keys = {}
+    if custom:  # first in T: index 0
+        uses[custom[0]] = 1 << 20
+        keys[custom[0]] = {CUSTOM}
 
     def count(n):
         for i, c in enumerate(children(n)):
@@ -174,7 +193,7 @@ def build(version="1.6"):
             if uses[c] == 1:
                 count(c)
 
-    for r in roots:
+    for r in [custom[0]] + roots if custom else roots:
         count(r)
     inner = sorted(uses, key=lambda n: (-uses[n], repr(n)))  # repr: stable order
     index = {n: i for i, n in enumerate(inner)}
@@ -191,7 +210,8 @@ def build(version="1.6"):
         return tuple(out + ([None] if len(n) % 2 == 0 else []))
 
     # roots are never shared: T[first + i] belongs to action i even if two schemas are equal
-    return [flat(n) for n in inner + roots], len(inner), [keys[n] for n in inner]
+    return ([flat(n) for n in inner + roots], len(inner), [keys[n] for n in inner],
+            0 if custom else None)
 
 
 def describe(n):
@@ -217,7 +237,7 @@ def wrap(n, width=99):
 
 def render(version="1.6"):
     calls, sent = (CALLS, SENT) if version == "1.6" else (CALLS_201, SENT_201)
-    table, first, keys = build(version)
+    table, first, keys, cd = build(version)
     lines = [
         "# Generated by tools/gen_schema.py from the OCPP %s JSON schemas of the `ocpp`" % version,
         "# package - do not edit. Regenerate: .venv/bin/python tools/gen_schema.py",
@@ -233,7 +253,8 @@ def render(version="1.6"):
     lines += ["    %r," % a for a in calls]
     lines += [")", "# CP->CSMS actions whose responses (\"<name>Response\") are in T", "_SENT = ("]
     lines += ["    %r," % a for a in sent]
-    lines += [")", "", "T = ("]
+    lines += [")", "# T[CUSTOM]: the customData any 2.0.1 object may hold, left out of the object nodes",
+              "CUSTOM = %r" % cd, "", "T = ("]
     names = list(calls) + [a + "Response" for a in sent]
     for i, n in enumerate(table):
         if i < first:

@@ -251,15 +251,15 @@ def test_min_max():
     # not used by the OCPP 1.6 schemas the charge point receives, but supported
     arr = (-1, T.index((-4,)), 1, 2)  # 1 or 2 integers
     few = ("OccurenceConstraintViolation", ": wrong number of items")
-    assert _val(arr, [1], T) is None and _val(arr, [1, 2], T) is None
-    assert _val(arr, [], T) == few and _val(arr, [1, 2, 3], T) == few
-    assert _val(arr, ["1"], T) == ("TypeConstraintViolation", "[0]: wrong type")
+    assert _val(arr, [1], T, None) is None and _val(arr, [1, 2], T, None) is None
+    assert _val(arr, [], T, None) == few and _val(arr, [1, 2, 3], T, None) == few
+    assert _val(arr, ["1"], T, None) == ("TypeConstraintViolation", "[0]: wrong type")
     num = (-5, None, 0)  # a number >= 0
-    assert _val(num, 0, T) is None and _val(num, 0.5, T) is None
-    assert _val(num, -1, T) == ("PropertyConstraintViolation", ": below minimum")
+    assert _val(num, 0, T, None) is None and _val(num, 0.5, T, None) is None
+    assert _val(num, -1, T, None) == ("PropertyConstraintViolation", ": below minimum")
     rng = (-4, 0, 9)  # an integer 0..9 (2.0.1 schemas have such)
-    assert _val(rng, 0, T) is None and _val(rng, 9, T) is None
-    assert _val(rng, -1, T) == _val(rng, 10, T) == ("PropertyConstraintViolation", ": out of range")
+    assert _val(rng, 0, T, None) is None and _val(rng, 9, T, None) is None
+    assert _val(rng, -1, T, None) == _val(rng, 10, T, None) == ("PropertyConstraintViolation", ": out of range")
 
 
 def test_201_tables():
@@ -272,6 +272,9 @@ def test_201_tables():
         "OccurenceConstraintViolation", "vendorId: missing")
     assert check("DataTransfer", dict(ok, customData={}), s) == (
         "OccurenceConstraintViolation", "customData.vendorId: missing")
+    # only 2.0.1 objects may hold customData: a 1.6 one refuses it
+    assert check("DataTransfer", {"vendorId": "A", "customData": {"vendorId": "X"}}, schema) == (
+        "FormationViolation", "customData: not allowed")
     boot = {"currentTime": "2026-01-01T00:00:00Z", "interval": 300, "status": "Pending",
             "statusInfo": {"reasonCode": "Wait"}}
     assert check("BootNotificationResponse", boot, s) is None
