@@ -118,7 +118,9 @@ def find_id(text):
 if sys.implementation.name == "micropython":  # io.IOBase: on every port from core features up
     from io import IOBase
 
-    class _Blocks(IOBase):  # a message's blocks as one stream, for json.load
+    class _Blocks(IOBase):  # a message's blocks as one stream, for json.load; each block
+        # after the first (the transport's own buffer; the head an error reply quotes) is let
+        # go once read, so the message shrinks while its document grows
         def __init__(self, blocks):
             self.b = blocks
             self.i = self.o = 0
@@ -130,6 +132,8 @@ if sys.implementation.name == "micropython":  # io.IOBase: on every port from co
                     buf[0] = b[self.i][self.o]
                     self.o += 1
                     return 1
+                if self.i:
+                    b[self.i] = None
                 self.i += 1
                 self.o = 0
             return 0
@@ -140,7 +144,9 @@ else:
 def loads(text):
     """json.loads of a message's text: str, UTF-8 bytes, or a list of blocks of them (how the
     transport hands over a long message it found no single free block for). MicroPython parses
-    the blocks where they are, a byte at a time: slower, but no block as large as the message."""
+    the blocks where they are, a byte at a time, and lets each go once read: slower, but no
+    block as large as the message, and the message is not held whole beside its document.
+    The list keeps only its first block: nothing may read the others after."""
     if type(text) is not list:
         return json.loads(text)
     return json.load(_Blocks(text)) if _Blocks else json.loads(b"".join(text))

@@ -66,6 +66,8 @@ _HEAD = const(64)  # bytes of an oversized message handed to the caller
 _CHUNK = const(512)  # payload bytes per block of an outgoing frame (the first one: + header)
 _TIGHT = const(128)  # the same, and the longest piece, when no block of _CHUNK is free
 _SMALL = const(512)  # the receive buffer: a longer message gets a buffer of its own
+_PART = const(256)  # or, with no free block that large, blocks of this after the small buffer:
+# a fragmented heap has holes of a few hundred bytes where a whole message finds no room
 _POLLIN = const(1)
 _POLLOUT = const(4)
 _BAD = const(0x38)  # POLLERR | POLLHUP | POLLNVAL
@@ -637,7 +639,7 @@ class WebSocket:
                 b = bytearray(k)
                 b[: self._len] = self._mb[: self._len]  # fragments received so far
                 self._big, self._mb = b, memoryview(b)
-            except MemoryError:  # blocks of _SMALL bytes, the first one the small buffer (the
+            except MemoryError:  # blocks: the small buffer, then _PART bytes each (the
                 if self._mb is self._mv:  # caller parses a message before the next poll())
                     self._big = [self._buf]
                 else:  # fragments that had a buffer of their own (a rare case): dropped
@@ -659,16 +661,16 @@ class WebSocket:
         if self._op & 8:
             return self._cv[self._cn : self._cn + n]
         b = self._big
-        if type(b) is list and not self._over:  # in blocks of _SMALL bytes
-            j, o = i // _SMALL, i % _SMALL
+        if type(b) is list and not self._over:  # in blocks: _SMALL bytes, then _PART each
+            j, o = (0, i) if i < _SMALL else (1 + (i - _SMALL) // _PART, (i - _SMALL) % _PART)
             if j == len(b):
                 try:
-                    b.append(bytearray(_SMALL))
+                    b.append(bytearray(_PART))
                 except MemoryError:
                     self._log("ws: no memory for a message of %d bytes" % (i + n))
                     self._cut()
                     return self._target()
-            return memoryview(b[j])[o : min(_SMALL, o + n)]
+            return memoryview(b[j])[o : min(len(b[j]), o + n)]
         if not self._over:
             return self._mb[i : i + n]
         if i < _HEAD:  # oversized: keep the head, then read the rest into the tail and drop it
@@ -693,8 +695,8 @@ class WebSocket:
             return _text(mb[: self._len])
         else:
             if type(b) is list:
-                k = self._len - (len(b) - 1) * _SMALL  # in the last block
-                if k < _SMALL:
+                k = self._len - _SMALL - (len(b) - 2) * _PART  # in the last block
+                if k < _PART:
                     b[-1] = b[-1][:k]
             if _utf8(b if type(b) is list else (b,)):
                 return b

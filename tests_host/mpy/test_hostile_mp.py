@@ -139,6 +139,25 @@ def test_a_message_in_blocks_is_read_as_a_whole():
     assert cp.local_list.count == 50 and cp.local_list.lookup("T049") == {"status": "Accepted"}
 
 
+def test_a_message_in_blocks_lets_each_block_go_once_parsed():
+    # MicroPython parses the blocks where they are and lets each go once read (all but the
+    # first, the transport's own buffer, whose head an error reply quotes): the message is not
+    # held whole beside its document. CPython joins them.
+    from mpy_ocpp import rpc
+    text = json.dumps([2, "m1", "DataTransfer", {"vendorId": "v", "data": "d" * 700}])
+    blocks = _blocks(text, [512, 768])
+    first = blocks[0]
+    assert rpc.loads(blocks) == json.loads(text)
+    assert blocks[0] is first and blocks[1:] == ([None, None] if MICRO else blocks[1:]), blocks
+    blocks = _blocks(text[:600], [512])  # cut short: an error, its head still readable
+    try:
+        rpc.loads(blocks)
+        raise AssertionError("parsed")
+    except ValueError:
+        pass
+    assert bytes(blocks[0][:2]) == b'[2'
+
+
 def test_huge_numbers_are_out_of_range():
     cp, link = _booted()
     prop, typ, form = "PropertyConstraintViolation", "TypeConstraintViolation", "FormationViolation"
