@@ -1,6 +1,6 @@
 # OCPP 2.0.1: what ChargePoint asks of the protocol version it runs (as ocpp16.py). Built so far:
 # B01-B03 (BootNotification and what its status allows), B05-B07 (the device model, in
-# device_model.py), B11-B12 (Reset: provisioning.py), C01/C05/C10-C12/C15 (Authorize and the
+# device_model.py), B11-B12 (Reset: provisioning.py), C01/C05/C06/C10-C12/C15 (Authorize and the
 # shared cache and offline rules, C11 ClearCache), E01-E14 (TransactionEvent and
 # GetTransactionStatus: transactions.py), F01-F06 (remote_control.py), G01 (StatusNotification
 # per EVSE), G02 (Heartbeat), G03-G04 (availability.py), J01-J02, M03-M05 (certificates.py),

@@ -11,7 +11,9 @@
 # The queue takes any message while empty (also one larger than max_size) and otherwise only
 # while it stays within 2 * max_size bytes, so an answer fits behind a call being written; a
 # refused message makes send() return False (logged) and nothing of it is queued, nor of one
-# that fails half-way: a frame is queued whole or not at all.
+# that fails half-way: a frame is queued whole or not at all. The one exception is the last
+# try of a message with no free 512-byte block, whose 128-byte blocks go straight to the
+# socket as they fill (see _put): failing half-way there drops the link.
 # No progress for `timeout` drops the link. Pong and close frames go through the same queue
 # (after the blocks of a frame, never between them); a close frame gets one write attempt
 # before the socket is closed.
@@ -198,6 +200,7 @@ def _context(ca, verify, cert, key):
 
 class WebSocket:
     json_frames = True  # send() also takes a JSON document (ChargePoint looks for this)
+    _thru = None  # while a frame is written straight through (see _put): 0, 1 once bytes went
 
     def __init__(self, url, subprotocol="ocpp1.6", ca=None, verify=True, cert=None, key=None,
                  max_size=4096, ping_interval=0, timeout=10, backoff_min=1, backoff_max=60,
@@ -291,7 +294,11 @@ class WebSocket:
             return False
 
     def _put(self, msg, bs):  # queue msg as one frame in blocks of bs bytes -> True, False (no
-        # room in the queue) or None (no memory); refused, nothing of it stays queued
+        # room in the queue) or None (no memory); refused, nothing of it stays queued. In
+        # _TIGHT blocks (the last try: the heap is short) a frame behind nothing queued goes
+        # straight to the socket, block by block, one block reused while the socket takes them
+        # whole, so it needs no more than a block; then a failure half-way has sent part of the
+        # frame, and only dropping the link undoes that.
         q, on = len(self._oq), self._on
         self._fb = self._p1 = None  # no block yet: the first pass counts
         self._fn = 0
@@ -299,14 +306,18 @@ class WebSocket:
         ok = False
         try:
             self._piece(msg) if type(msg) is str else dump(msg, self._piece, bs)
+            self._thru = 0 if bs == _TIGHT else None
             ok = self._tx(_TEXT, self._fn, msg)
         except MemoryError:
             ok = None
         finally:
             self._fb = self._p1 = None
-            if not ok and len(self._oq) > q:  # never part of a frame: before any write
+            if not ok and len(self._oq) > q:  # of this frame: none of it was written
                 del self._oq[q:]
                 self._on = on
+            sent, self._thru = self._thru, None
+        if sent and not ok:
+            raise OSError("no memory in the middle of a frame")
         return ok
 
     def _piece(self, s):  # a piece of the payload (str or bytes): counted while no block is
@@ -343,9 +354,17 @@ class WebSocket:
                     e = i - a
                     f[a:] = (int.from_bytes(f[a:], "little") ^ int.from_bytes(
                         (m * ((e + 3) >> 2))[:e], "little")).to_bytes(e, "little")
-                self._queue(f)
+                w = 0
+                if self._thru is not None and not self._oq:  # straight through (see _put)
+                    w = self._out(f)
+                    if w:
+                        self._thru = 1
+                        self._wt = ticks_ms()
+                if w < len(f):
+                    self._queue(memoryview(f)[w:] if w else f)
                 if o < n:  # else f stays, full: a piece more is a changed message
-                    f = self._fb = bytearray(min(n - o, self._bs))
+                    e = min(n - o, self._bs)
+                    f = self._fb = memoryview(f)[:e] if w == len(f) else bytearray(e)  # reused
                     i = self._fa = 0
         self._fo, self._fi = o, i
 

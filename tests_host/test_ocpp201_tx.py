@@ -306,8 +306,9 @@ def test_remote_start_that_timed_out_does_not_mark_the_next_transaction(runtime,
 
 
 def test_token_types(runtime, csms_factory, sims, tmp_path):
-    # a start button (NoAuthorization) starts without an Authorize; a KeyCode goes to the CSMS
-    # with its type; a Central token of a RequestStartTransaction is never cached
+    # a start button (NoAuthorization) starts without an Authorize; a KeyCode, or a local id
+    # (C06: type Local, a plate or a ticket the firmware reads), goes to the CSMS with its type;
+    # a Central token of a RequestStartTransaction is never cached
     csms = csms_factory(versions=V201)
     sim = _start(runtime, csms, sims)
     sim.cmd("token 1 NoAuthorization -", "plug 1")
@@ -322,15 +323,22 @@ def test_token_types(runtime, csms_factory, sims, tmp_path):
     assert second["idToken"] == {"idToken": "1234", "type": "KeyCode"}
     sim.cmd("token 1 NoAuthorization -", "token 2 KeyCode 1234", "unplug 1", "unplug 2")
     csms.wait_for(lambda: len(ended(csms)) == 2, timeout=10)
+    sim.cmd("token 1 Local PLATE-42", "plug 1")
+    assert csms.wait_action("CP_1", "Authorize", count=2)[1] == {"idToken": {"idToken": "PLATE-42", "type": "Local"}}
+    csms.wait_for(lambda: len(csms.transactions) == 3)
+    third = [t for t in csms.transactions.values()][2]["events"][0]
+    assert third["idToken"] == {"idToken": "PLATE-42", "type": "Local"}
+    sim.cmd("token 1 Local PLATE-42", "unplug 1")
+    csms.wait_for(lambda: len(ended(csms)) == 3, timeout=10)
     res = csms.call("CP_1", "RequestStartTransaction", {"evseId": 1, "remoteStartId": 1, "idToken": {
         "idToken": "APP", "type": "Central"}})
     assert res == {"status": "Accepted"}
-    csms.wait_action("CP_1", "Authorize", count=2)
+    csms.wait_action("CP_1", "Authorize", count=3)
     sim.cmd("wait 0.3")
     sim.status()
     import json
     import os
     cache = os.path.join(str(tmp_path), "state-CP_1", "authcache.json")
     tags = [e[0] for e in json.load(open(cache))] if os.path.exists(cache) else []
-    assert "1234" in tags and "APP" not in tags, tags
+    assert "1234" in tags and "PLATE-42" in tags and "APP" not in tags, tags
     assert csms.violations == []

@@ -517,6 +517,49 @@ def test_blocks_of_a_frame_and_the_mask_across_them():
     ws.online = False
 
 
+def _unmask(raw_):
+    """The payload of one masked frame with a 16-bit length."""
+    return bytes(c ^ raw_[4 + (i & 3)] for i, c in enumerate(raw_[8:]))
+
+
+def test_a_tight_frame_goes_straight_through_in_one_block(monkeypatch):
+    # no free block of 512 bytes, nothing queued: the 128-byte blocks go to the socket as they
+    # fill, one block reused, so the frame needs one block; a socket that takes part of one
+    # gets the rest queued, in order; no memory half-way, once bytes went, drops the link
+    doc = [2, "m", "DataTransfer", {"data": "\u00e9" * 400}]
+    text = json.dumps(doc).encode()
+    ws = make("ws://127.0.0.1:1/")
+    ws.online = True
+    ws._wt = 0
+    wrote, allocs = [], []
+
+    def take(mv):
+        wrote.append(bytes(mv))
+        return len(mv)
+    ws._wr = take
+
+    def alloc(n):
+        if n > 200:
+            raise MemoryError
+        allocs.append(n)
+        return bytearray(n)
+    monkeypatch.setattr(wsmod, "bytearray", alloc, raising=False)
+    assert ws.send(doc) and not ws._oq and ws._on == 0
+    assert allocs == [136] and ws._bs == 128  # the first block (header, mask, 128 bytes), reused
+    assert len(wrote) == 20 and _unmask(b"".join(wrote)) == text
+    wrote.clear()
+    ws._wr = lambda mv: take(mv[:50]) if not wrote else 0  # 50 bytes, then nothing
+    assert ws.send(doc) and ws._on == len(text) + 8 - 50
+    assert _unmask(wrote[0] + b"".join(bytes(b) for b in ws._oq)) == text
+    ws._oq.clear()
+    ws._on = 0
+    wrote.clear()
+    ws._wr = lambda mv: take(mv[:10]) if not wrote else 0
+    monkeypatch.setattr(wsmod, "bytearray", lambda n: alloc(n) if not wrote else alloc(1000))
+    assert not ws.send(doc)  # 10 bytes of it went: the link goes
+    assert not ws.online and ws.error == "no memory in the middle of a frame" and not ws._oq
+
+
 def test_queue_bound_takes_or_refuses_a_frame_whole(loop):
     async def script(reader, writer, got):
         await handshake(reader, writer)

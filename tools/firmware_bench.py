@@ -557,7 +557,7 @@ def report(r, args):
             "before the library was imported. Over `ws://` and `wss://` the figures are the "
             "range of %d runs." % len(m["ws"]["idle"]), "",
             "Success is not monotonic in the heap size: what fails first is a block of a few "
-            "hundred bytes in a fragmented heap (a long incoming message comes in 512-byte blocks "
+            "hundred bytes in a fragmented heap (a long incoming message comes in 256-byte blocks "
             "when no block its size is free, an outgoing one in 128-byte blocks when no 512-byte "
             "one is), and where it fits depends on fragmentation. The smallest heap is therefore "
             "taken where the size and those 1, 2 and 4 KB above it all passed %d/%d; smaller sizes "
