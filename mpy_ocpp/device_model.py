@@ -9,8 +9,9 @@ from .config import BOOL, INT, MEASURANDS, MEMBERS, RO, STR, V201, WO
 from .rpc import CallError
 
 # A component's name, then its variables: (variable, variable instance or None, Config key,
-# "=computed", or None: the key is the variable's name); _vars() gives the rows whole. Each
-# name is written once: a repeated string in a constant tuple is a copy in the .mpy.
+# "=computed", or None: the key is the variable's name and instance, joined); _vars() gives
+# the rows whole. Each name is written once: a repeated string in a constant tuple is a copy
+# in the .mpy.
 VARS = (
     "AlignedDataCtrlr",
     ("Interval", None, "ClockAlignedDataInterval"),
@@ -32,9 +33,9 @@ VARS = (
     ("Available", None, "=available"),
     ("AvailabilityState", None, "=state"),
     "DeviceDataCtrlr",
-    ("ItemsPerMessage", "GetReport", "ItemsPerMessageGetReport"),
-    ("ItemsPerMessage", "GetVariables", "ItemsPerMessageGetVariables"),
-    ("ItemsPerMessage", "SetVariables", "ItemsPerMessageSetVariables"),
+    ("ItemsPerMessage", "GetReport", None),
+    ("ItemsPerMessage", "GetVariables", None),
+    ("ItemsPerMessage", "SetVariables", None),
     "EVSE",
     ("Available", None, "=available"),
     ("AvailabilityState", None, "=state"),
@@ -89,7 +90,7 @@ def _vars():  # (component, variable, instance, key) of each variable, in table 
         if type(r) is str:
             c = r
         else:
-            yield c, r[0], r[1], r[2] or r[0]
+            yield c, r[0], r[1], r[2] or (r[0] + r[1] if r[1] else r[0])
 
 
 def _same(a, b):  # case-insensitive, None = absent
