@@ -204,6 +204,13 @@ def nomem(url):
     wsmod.bytearray = bytearray
     assert ws.send("!size 700") and pump(ws, lambda o: o)[0] == "x" * 700
     assert ws.send("y" * 600) and pump(ws, lambda o: o)[0] == "y" * 600
+    # straight through on the last try, then no memory half-way: the link goes, not half a frame
+    took = []
+    ws._wr = lambda mv: (took.append(len(mv)), 10)[1] if not took else 0  # 10 bytes, then none
+    wsmod.bytearray = lambda n: bytearray(n) if not took and n <= 200 else short(n)
+    assert not ws.send("q" * 600) and took == [136]
+    assert not ws.online and ws.error == "no memory in the middle of a frame" and not ws._oq
+    wsmod.bytearray = bytearray
     ws.close()
     print("OK nomem")
 
