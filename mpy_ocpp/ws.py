@@ -312,7 +312,7 @@ class WebSocket:
             ok = None
         finally:
             self._fb = self._p1 = None
-            if not ok and len(self._oq) > q:  # of this frame: none of it was written
+            if not ok and len(self._oq) > q:  # this frame's blocks (part written: see below)
                 del self._oq[q:]
                 self._on = on
             sent, self._thru = self._thru, None
