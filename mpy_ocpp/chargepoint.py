@@ -63,10 +63,7 @@ class ChargePoint:
         cfg.on_change = self._config_changed
         for c, a in zip(self.connectors, store.load(_AVAIL, (), _bools)):
             c.available = a
-        j = Journal  # 1.6's, or the subclass that also knows 2.0.1's events
-        for v in versions:
-            j = getattr(v, "Journal", j)
-        self.journal = j(self, journal_size)
+        self.journal = Journal(self, journal_size)
         self._use(versions[0])
         self._nego = None
         if len(versions) > 1:

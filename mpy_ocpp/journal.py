@@ -3,19 +3,23 @@
 # Messages go out one at a time in the order they were made, across all transactions, and
 # survive power cuts: after boot the journal is read back and sending resumes.
 # A second file, _INDEX, lists the transactions the CSMS knows (written when it answers a
-# StartTransaction or a StopTransaction): whichever single file is damaged, every transaction
-# the CSMS knows gets the message that ends it (see _recover). This is 1.6's journal; a build
-# with 2.0.1 runs the subclass in transactions.py (its version module's Journal), which knows
-# TransactionEvents too: a 1.6 build carries none of that.
+# StartTransaction or a StopTransaction, or a 2.0.1 transaction's first event and every
+# _EVERY-th): whichever single file is damaged, every transaction the CSMS knows gets the
+# message that ends it (see _recover).
 import json
 
 from . import clock
 from .compat import log, ticks_add, ticks_ms
-from .store import rows
+from .store import NONE, rows
 from .transaction import Transaction
 
 _MV_MAX = 6  # MeterValues a transaction may owe; when more are taken offline the oldest goes
-_INDEX = "started.json"  # [[seq, transactionId, connectorId, idTag, meterStart], ...]
+_INDEX = "started.json"  # [[seq, transactionId, connectorId, idTag, meterStart(, 2.0.1 seqNo)], ...]
+_EVERY = 32  # 2.0.1: answered events between index writes at most (a lost record's Ended seqNo)
+
+
+def _metered(action, p):  # MeterValues, or a 2.0.1 event with nothing but meter values
+    return action == "MeterValues" or p.get("triggerReason") in ("MeterValuePeriodic", "MeterValueClock")
 
 
 def _name(tx):
@@ -23,9 +27,6 @@ def _name(tx):
 
 
 class Journal:
-    METERED = ("MeterValues",)  # messages of meter values alone: their action, or triggerReason
-    ROWS = ((int, int, int, str, int),)  # the shapes of an index row
-
     def __init__(self, cp, size):
         self.cp = cp
         self.store = cp.store
@@ -60,8 +61,9 @@ class Journal:
         (1.6: StartTransaction, 2.0.1: events up to the indexed seqNo) are dropped. The index
         follows the records."""
         n = len(self.cp.connectors)
-        old = self.store.load(_INDEX, [], lambda d: type(d) is list and all([
-            any([rows([e], *r) for r in self.ROWS]) and 0 < e[0] and 0 < e[2] < n for e in d]))
+        old = self.store.load(_INDEX, [], lambda d: type(d) is list and all([(  # 1.6 row, or 2.0.1's
+            rows([e], int, int, int, str, int) or rows([e], int, str, int, (str, NONE), int, int))
+            and 0 < e[0] and 0 < e[2] < n for e in d]))
         for e in old:
             tx = self._find(e[0])
             if tx is None:
@@ -70,10 +72,18 @@ class Journal:
                 if vs:
                     tx = Transaction(e[2], e[3], None, e[4])
                     tx.seq, tx.id, tx.stopped = e[0], e[1], True
+                    if len(e) > 5:  # 2.0.1: fewer than _EVERY events were answered since the index
+                        tx.seqno = e[5] + _EVERY  # was written: a gap, but no seqNo used twice
                     self._add(tx)
-                    self.push(tx, *vs[0].lost(tx, e))
+                    self.push(tx, *vs[0].lost(tx))
                 continue
-            if not self._caught_up(tx, e):
+            if tx.id is None and not tx.lost and [tx.connector_id, tx.id_tag, tx.meter_start] == e[2:]:
+                tx.id = e[1]
+                tx.msgs.pop(0)
+            elif len(e) > 5 and tx.id == e[1] and tx.seqno < e[5]:
+                del tx.msgs[:e[5] - tx.seqno]
+                tx.seqno = e[5]
+            else:
                 continue
             tx.tries = tx.due = 0
             tx.wait = ticks_ms()
@@ -82,23 +92,15 @@ class Journal:
         if self._known() != old:
             self._index()
 
-    def _caught_up(self, tx, e):
-        """Drop what the CSMS answered after the record was last written: the
-        StartTransaction (the index has the transactionId). False if nothing was."""
-        if tx.id is None and not tx.lost and [tx.connector_id, tx.id_tag, tx.meter_start] == e[2:]:
-            tx.id = e[1]
-            tx.msgs.pop(0)
-            return True
-        return False
-
     def _find(self, seq):
         for t in self.txs:
             if t.seq == seq:
                 return t
         return None
 
-    def _known(self):  # the transactions the CSMS gave an id
-        return [[t.seq, t.id, t.connector_id, t.id_tag, t.meter_start] for t in self.txs if type(t.id) is int]
+    def _known(self):  # 1.6: the ids the CSMS gave; 2.0.1: ours, once the CSMS answered an event
+        return [[t.seq, t.id, t.connector_id, t.id_tag, t.meter_start] + ([] if type(t.id) is int else [t.seqno])
+                for t in self.txs if type(t.id) is int or t.seqno]
 
     def _index(self):
         return self.store.save(_INDEX, self._known())
@@ -120,16 +122,16 @@ class Journal:
         self.seq += 1
         tx.seq = self.seq
         self.txs.append(tx)
+        self.cp._offer()  # from now on the link must speak this transaction's version
         return self.push(tx, action, payload)
 
     def push(self, tx, action, payload):
         """A message the transaction owes the CSMS; False if not on flash."""
         if tx.lost or tx.unreported:
             return True
-        mv = self.METERED
-        if payload.get("triggerReason", action) in mv:
+        if _metered(action, payload):
             out = self.cp._txe  # the message in the queue or in flight stays
-            mvs = [m for m in tx.msgs if m[2].get("triggerReason", m[1]) in mv and not (out and out[2] is m[2])]
+            mvs = [m for m in tx.msgs if _metered(m[1], m[2]) and not (out and out[2] is m[2])]
             if len(mvs) >= _MV_MAX:
                 tx.msgs.remove(mvs[0])  # offline too long: keep the newest readings
         self.order += 1
@@ -153,17 +155,22 @@ class Journal:
     def done(self, tx, res):
         """The CSMS answered msgs[0]."""
         m = tx.msgs.pop(0)
+        action = m[1]
         tx.tries = tx.due = 0
-        self._answered(tx, m, res)
-        self._settle(tx)
-
-    def _answered(self, tx, m, res):
-        if m[1] == "StartTransaction":
+        if action == "StartTransaction":
             tx.id = res["transactionId"]
             self._index()  # before the record: the CSMS knows this transaction now
             self.cp.connectors[tx.connector_id].started(tx, res["idTagInfo"])
-        elif m[1] == "StopTransaction" and "idTagInfo" in res:
+        elif action == "StopTransaction" and "idTagInfo" in res:
             self.cp.remember(tx.id_tag, res["idTagInfo"])
+        elif action == "TransactionEvent":
+            tx.seqno += 1  # saved with the record below: the next event's seqNo
+            if tx.seqno % _EVERY == 1:  # known to the CSMS now; and so that a lost record's
+                self._index()  # Ended gets a seqNo above every one answered (see _recover)
+            t = m[2].get("idToken")
+            if "idTokenInfo" in res and t and t["idToken"] == tx.id_tag:
+                self.cp.connectors[tx.connector_id].started(tx, self.cp.v.id_info(res))
+        self._settle(tx)
 
     def failed(self, tx, attempts, interval):
         """A CALLERROR or an invalid answer to msgs[0] (no answer is no attempt: see

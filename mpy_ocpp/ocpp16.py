@@ -74,7 +74,7 @@ def stopped(c, tx, reason, id_tag):
     return "StopTransaction", p
 
 
-def lost(tx, e):  # the StopTransaction of a transaction whose index row e lost its record
+def lost(tx):  # the StopTransaction of a transaction whose record was lost (journal._lost)
     return "StopTransaction", {"meterStop": tx.meter_start, "timestamp": clock.iso(), "reason": "Other"}
 
 

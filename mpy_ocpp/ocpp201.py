@@ -9,7 +9,7 @@
 from . import availability, certificates, clock, device_model, provisioning, remote_control, transactions
 from .authorization_cache import ClearCache
 from . import schema201 as schema
-from .transactions import Journal, authorized, begins, changed, lost, metered, sampled, started, stopped, triggered  # noqa: F401
+from .transactions import authorized, begins, changed, lost, metered, sampled, started, stopped, triggered  # noqa: F401
 
 SUBPROTOCOL = "ocpp2.0.1"
 VERSION = "2.0.1"

@@ -6,9 +6,8 @@
 import json
 import random
 
-from . import clock, journal, provisioning
+from . import clock, provisioning
 from .authorization_cache import same
-from .store import NONE
 
 # 1.6 reasons (what the connector says) -> 2.0.1 stoppedReason (None: the same word),
 # triggerReason (None: AbnormalCondition); unlisted: Other, AbnormalCondition
@@ -114,11 +113,9 @@ def stopped(c, tx, reason, id_tag):
     return "TransactionEvent", p
 
 
-def lost(tx, e):
-    """The Ended event of a transaction whose record was lost (index row e, see
-    Journal._recover); what it owed and its meter readings are gone. Fewer than _EVERY events
-    were answered since the index was written: its seqNo leaves a gap but repeats none."""
-    tx.seqno = e[5] + _EVERY
+def lost(tx):
+    """The Ended event of a transaction whose record was lost (journal._lost: its seqNo is set
+    above any the CSMS had); what it owed and its meter readings are gone."""
     return "TransactionEvent", {
         "eventType": "Ended", "timestamp": clock.iso(), "triggerReason": "AbnormalCondition", "seqNo": 0,
         "offline": True, "transactionInfo": {"transactionId": tx.id, "stoppedReason": "Other"},
@@ -157,46 +154,6 @@ def changed(c, status):
     if tx and s != c.cp.tx_state[c.id]:
         c.cp.tx_state[c.id] = s
         c.cp.journal.push(tx, "TransactionEvent", _event(c, tx, "Updated", "ChargingStateChanged"))
-
-
-_EVERY = 32  # answered events between index writes at most (a lost record's Ended seqNo)
-
-
-class Journal(journal.Journal):
-    """The journal of a build with 2.0.1: 1.6's, and TransactionEvents. The index also lists a
-    2.0.1 transaction (its id is ours) once the CSMS answered its first event, with the count of
-    answered events, written again every _EVERY-th: after a power cut that lost the record
-    write, events the CSMS answered are not sent again, and a lost record's Ended event gets a
-    seqNo above every answered one."""
-    METERED = ("MeterValues", "MeterValuePeriodic", "MeterValueClock")
-    ROWS = journal.Journal.ROWS + ((int, str, int, (str, NONE), int, int),)
-
-    def _caught_up(self, tx, e):
-        if len(e) < 6:
-            return super()._caught_up(tx, e)
-        if tx.id == e[1] and tx.seqno < e[5]:
-            del tx.msgs[:e[5] - tx.seqno]
-            tx.seqno = e[5]
-            return True
-        return False
-
-    def _known(self):
-        return super()._known() + [[t.seq, t.id, t.connector_id, t.id_tag, t.meter_start, t.seqno]
-                                   for t in self.txs if type(t.id) is str and t.seqno]
-
-    def add(self, tx, action, payload):
-        self.cp._offer()  # from now on the link must speak this transaction's version
-        return super().add(tx, action, payload)
-
-    def _answered(self, tx, m, res):
-        if m[1] != "TransactionEvent":
-            return super()._answered(tx, m, res)
-        tx.seqno += 1  # saved with the record (Journal.done): the next event's seqNo
-        if tx.seqno % _EVERY == 1:  # known to the CSMS now; and so that a lost record's
-            self._index()  # Ended gets a seqNo above every one answered (see lost)
-        t = m[2].get("idToken")
-        if "idTokenInfo" in res and t and t["idToken"] == tx.id_tag:
-            self.cp.connectors[tx.connector_id].started(tx, self.cp.v.id_info(res))
 
 
 def GetTransactionStatus(cp, p):
