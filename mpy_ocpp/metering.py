@@ -18,11 +18,13 @@ ENERGY = "Energy.Active.Import.Register"
 POWER = "Power.Active.Import"
 
 
-def unit(measurand):
-    for m, u in MEASURANDS:
-        if m == measurand:
-            return u
-    return None
+def _entry(measurand):
+    """(name, unit) of the table: its name is the string in flash on a frozen build, where
+    the one split from the configuration would take heap in every kept meter value."""
+    for e in MEASURANDS:
+        if e[0] == measurand:
+            return e
+    return measurand, None
 
 
 def inputs(c, measurand):
@@ -43,12 +45,12 @@ def sample(c, measurands, context, sign=False):
     `sign`: with the signed reading of its "SignedData" input, if the context calls for one."""
     values = []
     for m in measurands.split(",") if measurands else ():
+        m, u = _entry(m)
         for read, phase in inputs(c, m):
             v = read()
             if v is None:
                 continue
             sv = {"value": _text(v), "context": context, "measurand": m}
-            u = unit(m)
             if u:
                 sv["unit"] = u
             if phase:
