@@ -18,7 +18,7 @@ from binascii import hexlify, unhexlify
 import machine
 from esp32 import Partition
 
-from mpy_ocpp.compat import const, log
+from mpy_ocpp.compat import log
 
 from .board import Board
 

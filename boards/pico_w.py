@@ -14,7 +14,7 @@
 import os
 import sys
 
-from mpy_ocpp.compat import const, log
+from mpy_ocpp.compat import log
 from mpy_ocpp.store import Store
 
 from .board import Board

@@ -7,7 +7,7 @@ from hashlib import sha256
 
 from . import clock
 from .certificates import _CSMS, _tlv, der, installed, key, parse
-from .compat import const, log
+from .compat import log
 
 # the fields of certificates.parse()
 _TBS = const(0)

@@ -8,7 +8,7 @@
 from binascii import a2b_base64, hexlify
 from hashlib import sha256
 
-from .compat import const, log
+from .compat import log
 
 _INDEX = "certs.json"  # [[certificateType, issuerNameHash, issuerKeyHash, serialNumber, n]]
 MAX = const(8)  # certificates installed at most

@@ -3,7 +3,7 @@
 
 from . import clock, rpc, validate
 from .authorization_cache import AuthorizationCache, same
-from .compat import const, log, ticks_diff, ticks_ms
+from .compat import log, ticks_diff, ticks_ms
 from .config import Config
 from .connector import Connector, later
 from .journal import Journal

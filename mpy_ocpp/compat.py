@@ -2,11 +2,15 @@
 import sys
 import time
 
+# const: MicroPython's parser folds every `NAME = const(n)` whatever `const` is bound to, so
+# no module imports it (an import costs each module a global slot of heap); CPython gets it
+# as a builtin here, and __init__.py imports this module first.
 try:
-    from micropython import const
+    import micropython  # noqa: F401
 except ImportError:
-    def const(x):
-        return x
+    import builtins
+
+    builtins.const = lambda x: x
 
 try:
     ticks_ms = time.ticks_ms

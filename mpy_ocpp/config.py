@@ -1,5 +1,5 @@
 # Configuration keys (OCPP 1.6 §9): type, flags, default, validation, persistence.
-from .compat import const, log
+from .compat import log
 
 BOOL = const(0)
 INT = const(1)

@@ -44,7 +44,6 @@
 import json
 
 from . import clock
-from .compat import const
 from .store import rm
 
 PROFILE = "FirmwareManagement"

@@ -4,7 +4,7 @@
 # trigger or a record at boot needs it, and lets it go once nothing runs: frozen, an idle
 # charger holds none of its functions. Its functions take the Firmware as `self`.
 from . import clock
-from .compat import const, log, ticks_diff, ticks_ms
+from .compat import log, ticks_diff, ticks_ms
 from .connector import later
 from .firmware_management import _FILE, _SIGNED
 from .store import rm, rows

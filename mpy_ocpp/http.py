@@ -14,7 +14,7 @@
 import os
 from binascii import b2a_base64
 
-from .compat import const, ticks_diff, ticks_ms
+from .compat import ticks_diff, ticks_ms
 from . import ws  # ws._WB grows once TLS is used: read it there, not a copy
 from .ws import _MPY, _context, _events, dial, split
 

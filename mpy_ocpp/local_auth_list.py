@@ -5,7 +5,6 @@
 import os
 
 from . import clock
-from .compat import const
 from .config import BOOL, INT, RO
 
 PROFILE = "LocalAuthListManagement"

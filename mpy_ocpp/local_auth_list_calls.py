@@ -1,7 +1,7 @@
 # The Local Auth List Management profile's calls from the CSMS (local_auth_list.py has the
 # list). Imported for one call and let go (ocpp16.run_in): nothing here takes heap while idle.
 from . import clock
-from .compat import const, log
+from .compat import log
 from .local_auth_list import _FILE, _STATUS
 from .rpc import CallError
 from .store import rm

@@ -9,7 +9,7 @@
 # followed), or when its connector or the charge point becomes Faulted or Unavailable.
 from . import clock
 from .authorization_cache import same
-from .compat import const, log, ticks_diff, ticks_ms
+from .compat import log, ticks_diff, ticks_ms
 from .config import BOOL, RO
 from .connector import later
 from .store import NONE, rows

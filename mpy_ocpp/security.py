@@ -27,7 +27,7 @@
 import os
 
 from . import certificates, clock
-from .compat import const, log, ticks_diff, ticks_ms
+from .compat import log, ticks_diff, ticks_ms
 from .config import BOOL, INT, RO
 from .connector import later
 from .store import NONE, rm, rows

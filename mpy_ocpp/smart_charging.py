@@ -17,7 +17,7 @@
 #   TxProfile is saved with its transaction's journal record number: it dies with the
 #   transaction and comes back with it when a power cut resumes it.
 from . import clock
-from .compat import const, log, ticks_diff
+from .compat import log, ticks_diff
 from .config import INT, LIST, RO
 from .connector import later
 from .store import NONE, rows

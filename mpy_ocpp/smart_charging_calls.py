@@ -1,7 +1,7 @@
 # The Smart Charging profile's calls from the CSMS (smart_charging.py has the profiles and
 # the limits). Imported for one call and let go (ocpp16.run_in): no heap while idle.
 from . import clock
-from .compat import const, ticks_ms
+from .compat import ticks_ms
 from .connector import later
 from .smart_charging import _KINDS, _PURPOSES
 

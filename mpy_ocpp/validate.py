@@ -23,7 +23,6 @@ Deviations from jsonschema's Draft4Validator: date-time is checked (syntax and f
 not days per month); multipleOf allows float rounding (0.3 is a multiple of 0.1 here); numbers
 beyond ±(2**31 - 1), inf and nan are out of range (PropertyConstraintViolation).
 """
-from .compat import const
 
 _ARR = const(-1)
 _STR = const(-2)

@@ -35,7 +35,7 @@ import socket
 from binascii import a2b_base64, b2a_base64
 from errno import EINPROGRESS
 
-from .compat import const, ticks_ms, ticks_diff, ticks_add, log as _log
+from .compat import ticks_ms, ticks_diff, ticks_add, log as _log
 from .rpc import dump
 
 try:

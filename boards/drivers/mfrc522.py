@@ -2,7 +2,7 @@
 # the cascade levels. poll(now) returns an idTag when a card is presented, else None.
 # A poll with no card costs a REQA and the chip's 5 ms timer; a full read a few ms more.
 # Read cards are halted (HLTA), so a card left on the reader is read once.
-from mpy_ocpp.compat import const, ticks_add, ticks_diff, ticks_ms
+from mpy_ocpp.compat import ticks_add, ticks_diff, ticks_ms
 
 from . import due
 from .rfid import Reader

@@ -8,7 +8,7 @@
 # Proximity: the cable's resistor against a pull-up gives the cable rating.
 from array import array
 
-from mpy_ocpp.compat import const, ticks_add, ticks_diff
+from mpy_ocpp.compat import ticks_add, ticks_diff
 
 from . import due, ticks_us
 

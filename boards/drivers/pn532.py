@@ -3,7 +3,7 @@
 # one-byte ready status until the ACK and the answer are there. InListPassiveTarget waits
 # on the chip until a card comes; no answer within `relist_ms` simply sends it again, and a
 # missing ACK means the reader is gone (ReaderFailure on connector 0).
-from mpy_ocpp.compat import const, ticks_add, ticks_diff
+from mpy_ocpp.compat import ticks_add, ticks_diff
 
 from . import due
 from .rfid import Reader
