@@ -216,7 +216,9 @@ class ChargePoint:
     def _use(self, v):
         self.v = v
         self.version = v.VERSION
-        v.select(self)
+        s = getattr(v, "select", None)  # the version's state (2.0.1 has some)
+        if s:
+            s(self)
 
     def _set_ping(self):
         f = getattr(self.transport, "set_ping", None)  # optional in the transport interface

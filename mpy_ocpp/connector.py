@@ -257,10 +257,11 @@ class Connector:
         if tx and stop_key:
             tx.add(metering.sample(self, cfg[stop_key], context))
         if mv:
+            a, p = self.cp.v.metered(self, tx, mv)
             if tx:
-                self.cp.journal.push(tx, *self.cp.v.metered(self, tx, mv))  # saves the stop data too
+                self.cp.journal.push(tx, a, p)  # saves the stop data too
             else:
-                self.cp.call("MeterValues", self.cp.v.meter_values(self.id, mv))
+                self.cp.call(a, p)
         elif tx and stop_key:
             self.cp.journal.save(tx)
         return mv is not None

@@ -10,10 +10,6 @@ TX_ID = int  # the type of a transactionId (the CSMS gives it)
 ACTIONS = schema.CALLS  # every CSMS->CP action: others are answered NotImplemented
 
 
-def select(cp):
-    pass
-
-
 # the Core profile's calls: core.py, imported for the call only (compat.run_in)
 _CORE = ("ChangeAvailability", "ChangeConfiguration", "ClearCache", "DataTransfer", "GetConfiguration",
          "RemoteStartTransaction", "RemoteStopTransaction", "Reset", "UnlockConnector")
@@ -40,10 +36,6 @@ def code(c):  # error codes are spelled as 1.6 spells them everywhere in the lib
 
 def boot(cp):
     return cp.boot
-
-
-def meter_values(cid, mv):
-    return {"connectorId": cid, "meterValue": [mv]}
 
 
 def authorize(id_tag, kind):
@@ -78,8 +70,8 @@ def lost(tx):  # the StopTransaction of a transaction whose record was lost (jou
     return "StopTransaction", {"meterStop": tx.meter_start, "timestamp": clock.iso(), "reason": "Other"}
 
 
-def metered(c, tx, mv):
-    return "MeterValues", meter_values(c.id, mv)
+def metered(c, tx, mv):  # in a transaction or not: the journal gives its transactionId
+    return "MeterValues", {"connectorId": c.id, "meterValue": [mv]}
 
 
 def status(cp, cid, status, err):

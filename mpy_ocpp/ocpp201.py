@@ -67,10 +67,6 @@ def boot(cp):
     return {"reason": cp.boot_reason, "chargingStation": cs}
 
 
-def meter_values(cid, mv):
-    return {"evseId": cid, "meterValue": [sampled(mv)]}
-
-
 def authorize(id_tag, kind):
     return {"idToken": {"idToken": id_tag, "type": kind}}
 

@@ -50,4 +50,4 @@ def begun(c, tx):
     """1.6: the signed start reading in a MeterValues after StartTransaction."""
     mv = tx.data[0] if tx.data else None
     if mv and mv["sampledValue"][-1].get("format") and c.cp.version == "1.6" and not tx.unreported:
-        c.cp.journal.push(tx, "MeterValues", c.cp.v.meter_values(c.id, mv))
+        c.cp.journal.push(tx, *c.cp.v.metered(c, None, mv))  # 1.6's, not an event

@@ -122,7 +122,9 @@ def lost(tx):
         "evse": {"id": tx.connector_id, "connectorId": 1}}
 
 
-def metered(c, tx, mv):
+def metered(c, tx, mv):  # a MeterValues outside a transaction (J01), an Updated event in one
+    if tx is None:
+        return "MeterValues", {"evseId": c.id, "meterValue": [sampled(mv)]}
     ctx = mv["sampledValue"][0]["context"]
     trigger = "MeterValuePeriodic"
     for k, t in _CONTEXTS:
