@@ -52,6 +52,7 @@ class ChargePoint:
         # the profiles' state, set by their setup(); None = the profile is not in this build
         self.local_list = self.reservation = self.smart_charging = self.firmware = self.security = None
         self.trust = None  # f(cp) before each handshake: certificates.trust, where installed
+        self.boot_reason = "PowerUp"  # 2.0.1 BootNotification reason (provisioning.setup, a board)
         if not versions:  # imported only then: a 2.0.1-only build carries no 1.6 module
             from . import ocpp16
             versions = (ocpp16,)
@@ -188,7 +189,9 @@ class ChargePoint:
                 self.heartbeat()
         if self._aligned_due is not None and ticks_diff(now, self._aligned_due) >= 0:
             self._aligned(now)
-        r = self.resetting  # r[1] None: 2.0.1 OnIdle, until the last transaction ends
+        r = self.resetting
+        if r and r[1] is None and not any([c.tx for c in self.connectors]):
+            r[1] = later(now, 15)  # 2.0.1 OnIdle: the last transaction has ended
         if r and r[1] is not None and (ticks_diff(now, r[1]) >= 0 or not (self._txe or self.journal.busy())):
             r[1] = later(now, 5)
             r[2] -= 1

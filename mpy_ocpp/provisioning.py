@@ -10,7 +10,6 @@ _REASON = "reset.json"  # the reason of the next boot, written just before the r
 
 
 def setup(cp):
-    cp.boot_reason = "PowerUp"  # the BootNotification reason (a board may set another)
     if cp.store.load(_REASON, None, lambda d: d == "RemoteReset"):
         cp.boot_reason = "RemoteReset"
         cp.store.remove(_REASON)
@@ -28,11 +27,3 @@ def Reset(cp, p):
     # the hook runs once no transaction runs and nothing is owed to the CSMS, or 15 s later
     cp.resetting = [True, None if busy else later(ticks_ms(), 15), cp.config["ResetRetries"]]
     return {"status": "Scheduled" if busy else "Accepted"}
-
-
-def idle(cp):
-    """A transaction has ended (transactions.stopped): an OnIdle reset is due 15 s after the
-    last one, or earlier once nothing is owed to the CSMS (ChargePoint._timers)."""
-    r = cp.resetting
-    if r and r[1] is None and not any([c.tx for c in cp.connectors]):
-        r[1] = later(ticks_ms(), 15)

@@ -6,7 +6,7 @@
 import json
 import random
 
-from . import clock, provisioning
+from . import clock
 from .authorization_cache import same
 
 # 1.6 reasons (what the connector says) -> 2.0.1 stoppedReason (None: the same word),
@@ -109,7 +109,6 @@ def stopped(c, tx, reason, id_tag):
     if tx.data:  # in 2.0.1's shape: the 1.6 one is let go (the record keeps the event)
         p["meterValue"] = [sampled(m) for m in tx.data]
         tx.data = []
-    provisioning.idle(c.cp)  # c.tx is None already
     return "TransactionEvent", p
 
 
