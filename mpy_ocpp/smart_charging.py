@@ -13,9 +13,9 @@
 #   GetCompositeSchedule at scheduleStart); Absolute without startSchedule starts when received.
 # - GetCompositeSchedule reports `max_current` where no profile limits; for connector 0 it
 #   gives the ChargePointMaxProfile. minChargingRate is reported there, it never changes the limit.
-# - Profiles are compact lists (limits in tenths), persisted in _FILE when the set changes. A
-#   TxProfile is saved with its transaction's journal record number: it dies with the
-#   transaction and comes back with it when a power cut resumes it.
+# - Profiles are compact lists (limits in tenths, periods flat), persisted in _FILE when the
+#   set changes. A TxProfile is saved with its transaction's journal record number: it dies
+#   with the transaction and comes back with it when a power cut resumes it.
 from . import clock
 from .compat import log, ticks_diff
 from .config import INT, LIST, RO
@@ -48,7 +48,8 @@ _START = const(8)
 _DUR = const(9)
 _W = const(10)  # limits in W (else A)
 _MINR = const(11)  # minChargingRate in tenths
-_PERIODS = const(12)  # [[startPeriod, limit in tenths, numberPhases or None], ...]
+_PERIODS = const(12)  # flat, 3 items a period: startPeriod, limit in tenths, numberPhases or None
+# (a list per period took 32 B of heap: 24 periods, 0.5 KB more)
 _TX = const(13)
 
 
@@ -79,7 +80,7 @@ def _at(p, t, rel):
     start = p[_START]
     if p[_KIND] == _RELATIVE:
         if rel is None:
-            return p[_PERIODS][0], end
+            return 0, end
         start = rel
     rec = p[_REC]
     if rec:
@@ -93,12 +94,22 @@ def _at(p, t, rel):
         if off >= dur:
             return None, end
         end = _min(end, start + dur)
-    per = None
-    for q in p[_PERIODS]:  # the first one starts at 0 (SetChargingProfile checks it)
-        if q[0] > off:
-            return per, _min(end, start + q[0])
-        per = q
+    per = None  # the period in effect: its index in p[_PERIODS]
+    ps = p[_PERIODS]
+    for i in range(0, len(ps), 3):  # the first one starts at 0 (SetChargingProfile checks it)
+        if ps[i] > off:
+            return per, _min(end, start + ps[i])
+        per = i
     return per, end
+
+
+def _flat(ps):
+    """The periods of a saved entry, flat; a file written before they were flat has a list
+    per period. None if neither."""
+    t = (int, NONE)
+    if rows(ps, int, int, t):
+        return [x for q in ps for x in q]
+    return ps if rows([ps[i:i + 3] for i in range(0, len(ps), 3)], int, int, t) else None
 
 
 class SmartCharging:
@@ -108,6 +119,8 @@ class SmartCharging:
         self.max_current = 32.0  # A per phase: what GetCompositeSchedule shows where no profile limits
         # a TxProfile's _TX is bound in update()
         self.profiles = cp.store.load(_FILE, [], self._saved_ok)[:cp.config["MaxChargingProfilesInstalled"]]
+        for e in self.profiles:
+            e[_PERIODS] = _flat(e[_PERIODS])
         n = len(cp.connectors)
         self._txs = [None] * n  # each connector's transaction when the limits were computed
         self._starts = [None] * n  # and when it started (seconds): where Relative schedules start
@@ -123,7 +136,7 @@ class SmartCharging:
         for e in d:
             if not (0 <= e[_PURPOSE] < 3 and 0 <= e[_CID] < n and 0 <= e[_KIND] < 3 and e[_REC] >= 0
                     and (e[_START] is not None or e[_KIND] == _RELATIVE) and e[_PERIODS]
-                    and rows(e[_PERIODS], int, int, t)):
+                    and _flat(e[_PERIODS])):
                 return False
         return True
 
@@ -191,16 +204,16 @@ class SmartCharging:
                 rank = p[_STACK] * 2 + (cid != 0)
                 b = best[pur]
                 if b is None or rank > b[0]:
-                    best[pur] = (rank, q, p)
+                    best[pur] = (rank, p[_PERIODS][q + 1], p[_PERIODS][q + 2], p)  # limit, phases
         amps = phases = mr = None
         tx = best[_TXP] or best[_DEFAULT]
         for b in (best[_MAX], tx):
             if b is not None:
-                a = self._amps(b[2], b[1][1], b[1][2])
+                a = self._amps(b[3], b[1], b[2])
                 if amps is None or a < amps:
-                    amps, phases = a, b[1][2]
-        if tx is not None and tx[2][_MINR] is not None:
-            mr = self._amps(tx[2], tx[2][_MINR], tx[1][2])
+                    amps, phases = a, b[2]
+        if tx is not None and tx[3][_MINR] is not None:
+            mr = self._amps(tx[3], tx[3][_MINR], tx[2])
         return amps, phases, until, mr
 
     def _amps(self, p, tenths, phases):

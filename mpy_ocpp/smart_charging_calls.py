@@ -79,7 +79,7 @@ def parse(self, cid, p, now):
         if sp <= last or last < 0 < sp or q["limit"] < 0 or n is not None and not 0 < n < 4:
             return None
         last = sp
-        periods.append([sp, int(q["limit"] * 10 + 0.5), n])
+        periods.extend((sp, int(q["limit"] * 10 + 0.5), n))
     times = []
     for v in (p.get("validFrom"), p.get("validTo"), sch.get("startSchedule")):
         t = v and clock.parse(v)

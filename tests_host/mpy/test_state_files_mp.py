@@ -50,7 +50,7 @@ def _tx(**kw):
 
 def _sc(i, v):
     """A saved charging profile (see smart_charging._saved) with field i set to v."""
-    e = [1, 0, 0, 0, 0, 0, None, None, 100, None, False, None, [[0, 160, None]], None]
+    e = [1, 0, 0, 0, 0, 0, None, None, 100, None, False, None, [0, 160, None], None]
     e[i] = v
     return [e]
 
@@ -85,6 +85,7 @@ CASES = (
         [[1, 1, "A", None, 1.5]], [[1, 1, None, None, 5]], [[1, -1, "A", None, 5]], [5])]),
     ("smart_charging.json", _j(_sc(0, 1)), [_j(d) for d in (
         {}, 5, [[1]], _sc(2, 7), _sc(12, []), _sc(12, [[0, "x", None]]), _sc(12, [[0, 160]]),
+        _sc(12, [0, 160]), _sc(12, [0, 160, None, 3600]), _sc(12, [0, "x", None]), _sc(12, [[0, 160, None], 5]),
         _sc(8, None), _sc(3, 9), _sc(10, "no"), _sc(5, -1), _sc(13, "tx"), _sc(0, None))]),
     ("firmware.json", _j(["done", "Installed"]), [_j(d) for d in (
         {}, [], ["get"], ["get", "u", "x", 1, 1], ["get", 5, 0, 1, 1], ["done", "Bogus"], ["done"],
@@ -198,6 +199,15 @@ def test_201_and_older_transaction_records_are_read_back():
     assert t is not None and (t.id, t.id_tag, t.kind, t.seqno) == ("6b1-a9", None, "Central", 3)
     old = Transaction.restore(_tx()[:15])
     assert old is not None and (old.kind, old.seqno) == (None, 0)
+
+
+def test_charging_profiles_saved_with_a_list_per_period_are_read_back_flat():
+    # files written before the periods were kept flat (3 items a period) keep their profiles
+    d = state_dir("nested")
+    _write(d, "smart_charging.json", _j(_sc(12, [[0, 160, None], [3600, 80, 1]])))
+    cp, hw = _boot(d)
+    assert cp.smart_charging.profiles[0][12] == [0, 160, None, 3600, 80, 1]
+    assert "smart_charging.json.bad" not in os.listdir(d)
 
 
 def test_the_valid_documents_of_the_table_are_read_back():
