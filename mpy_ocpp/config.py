@@ -76,20 +76,24 @@ class Config:
         self.store = store
         self.measurand_ok = measurand_ok
         self.connectors = connectors
-        self.keys = list(CORE)
+        self.more = []  # the keys declared on top of CORE (a copy of CORE would take heap)
         self.checks = {}  # custom validators of declared keys
         self.values = {}
         self.gen = 0  # of the KEEP values
-        for k in self.keys:
+        for k in CORE:
             self.values[k[0]] = k[3]
         self.on_change = None  # f(name), set by ChargePoint
 
     def declare(self, name, kind, default, flags=0, check=None):
         """Add a key (a custom one, or a profile's). `check(value) -> bool` for extra validation."""
-        self.keys.append((name, kind, flags, default))
+        self.more.append((name, kind, flags, default))
         self.values[name] = default
         if check:
             self.checks[name] = check
+
+    def keys(self):  # every key entry, CORE's first
+        yield from CORE
+        yield from self.more
 
     def __getitem__(self, name):
         return self.values[name]
@@ -129,7 +133,7 @@ class Config:
             self.values[k[0]] = v
 
     def _kept(self):
-        return [k for k in self.keys if k[2] & KEEP]
+        return [k for k in self.keys() if k[2] & KEEP]
 
     def _secrets(self):
         doc = {_GEN: self.gen}
@@ -147,11 +151,11 @@ class Config:
 
     def find(self, name):
         """The key entry for a name (keys are case-insensitive CiStrings), or None."""
-        for k in self.keys:  # the exact spelling first: no allocation
+        for k in self.keys():  # the exact spelling first
             if k[0] == name:
                 return k
         n = name.lower()
-        for k in self.keys:
+        for k in self.keys():
             if k[0].lower() == n:
                 return k
         return None
@@ -224,7 +228,7 @@ class Config:
 
     def save(self):
         doc = {_GEN: self.gen} if self.gen else {}
-        for k in self.keys:
+        for k in self.keys():
             if not k[2] & RO and self.values[k[0]] != k[3]:
                 doc[k[0]] = _text(k[1], self.values[k[0]])
         return self.store.save(_FILE, doc)
@@ -240,7 +244,7 @@ class Config:
                 unknown.append(n)
 
         def known():
-            for name in names or self.keys:
+            for name in names or self.keys():
                 k = name if type(name) is tuple else self.find(name)
                 if k is not None and not k[2] & (WO | V201):
                     yield {"key": k[0], "readonly": bool(k[2] & RO), "value": _text(k[1], self.values[k[0]])}
