@@ -76,7 +76,7 @@ class Config:
         self.store = store
         self.measurand_ok = measurand_ok
         self.connectors = connectors
-        self.more = []  # the keys declared on top of CORE (a copy of CORE would take heap)
+        self.more = []  # the key tables added to CORE (a copy of CORE would take heap)
         self.checks = {}  # custom validators of declared keys
         self.values = {}
         self.gen = 0  # of the KEEP values
@@ -84,16 +84,24 @@ class Config:
             self.values[k[0]] = k[3]
         self.on_change = None  # f(name), set by ChargePoint
 
+    def add(self, table):
+        """A profile's keys: a tuple of (name, kind, flags, default) entries like CORE, made of
+        constants so that it stays in flash on a frozen build (a custom key's entry would take
+        32 B of heap). Checks go in `checks`."""
+        self.more.append(table)
+        for k in table:
+            self.values[k[0]] = k[3]
+
     def declare(self, name, kind, default, flags=0, check=None):
-        """Add a key (a custom one, or a profile's). `check(value) -> bool` for extra validation."""
-        self.more.append((name, kind, flags, default))
-        self.values[name] = default
+        """Add a key (a custom one). `check(value) -> bool` for extra validation."""
+        self.add(((name, kind, flags, default),))
         if check:
             self.checks[name] = check
 
     def keys(self):  # every key entry, CORE's first
         yield from CORE
-        yield from self.more
+        for t in self.more:
+            yield from t
 
     def __getitem__(self, name):
         return self.values[name]

@@ -2,10 +2,10 @@
 # NotifyReports): the components and variables of the use cases built so far, one table in
 # flash. A variable's value lives in Config: under the 1.6 key of the same setting where 1.6
 # has one (either version may change it, the other sees it), else under a 2.0.1-only key
-# (flag V201, declared by setup()); a few are read from the charge point ("=name").
+# (flag V201, added by setup()); a few are read from the charge point ("=name").
 # Names are matched case-insensitively; only the Actual attribute exists.
 from . import certificates, clock
-from .config import BOOL, INT, MEASURANDS, MEMBERS, RO, STR, V201, WO
+from .config import BOOL, INT, MEASURANDS, MEMBERS, RO, STR, WO
 from .rpc import CallError
 
 # A component's name, then its variables: (variable, variable instance or None, Config key,
@@ -74,15 +74,23 @@ def _points(v):
     return all([i in _POINTS for i in items]) and len(set(items)) == len(items)
 
 
+# config's INT, STR, MEMBERS, RO, V201 as constants of this module: the table is one constant
+# in flash (built from the imported names, it would take heap)
+_INT = const(1)
+_STR = const(2)
+_MEMBERS = const(6)
+_RO_V201 = const(1 | 16)  # RO | V201
+_V201 = const(16)
+_KEYS = (("ItemsPerMessageGetReport", _INT, _RO_V201, 8), ("ItemsPerMessageGetVariables", _INT, _RO_V201, 16),
+         ("ItemsPerMessageSetVariables", _INT, _RO_V201, 16), ("TxStartPoint", _MEMBERS, _V201, "PowerPathClosed"),
+         ("TxStopPoint", _MEMBERS, _V201, "EVConnected,Authorized"), ("OrganizationName", _STR, _V201, ""))
+
+
 def setup(cp):
     """The 2.0.1-only values, before Config.load() reads the stored ones."""
-    d = cp.config.declare
-    d("ItemsPerMessageGetReport", INT, 8, RO | V201)
-    d("ItemsPerMessageGetVariables", INT, 16, RO | V201)
-    d("ItemsPerMessageSetVariables", INT, 16, RO | V201)
-    d("TxStartPoint", MEMBERS, "PowerPathClosed", V201, _points)
-    d("TxStopPoint", MEMBERS, "EVConnected,Authorized", V201, _points)
-    d("OrganizationName", STR, "", V201)
+    cfg = cp.config
+    cfg.add(_KEYS)
+    cfg.checks["TxStartPoint"] = cfg.checks["TxStopPoint"] = _points
 
 
 def _vars():  # (component, variable, instance, key) of each variable, in table order

@@ -13,9 +13,9 @@ from .compat import log, ticks_add, ticks_ms
 from .store import NONE, rows
 from .transaction import Transaction
 
-_MV_MAX = 6  # MeterValues a transaction may owe; when more are taken offline the oldest goes
+_MV_MAX = const(6)  # MeterValues a transaction may owe; when more are taken offline the oldest goes
 _INDEX = "started.json"  # [[seq, transactionId, connectorId, idTag, meterStart(, 2.0.1 seqNo)], ...]
-_EVERY = 32  # 2.0.1: answered events between index writes at most (a lost record's Ended seqNo)
+_EVERY = const(32)  # 2.0.1: answered events between index writes at most (a lost record's Ended seqNo)
 
 
 def _metered(action, p):  # MeterValues, or a 2.0.1 event with nothing but meter values

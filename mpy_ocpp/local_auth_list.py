@@ -5,7 +5,6 @@
 import os
 
 from . import clock
-from .config import BOOL, INT, RO
 
 PROFILE = "LocalAuthListManagement"
 CALLS = ("GetLocalListVersion", "SendLocalList")  # local_auth_list_calls.py, imported for the call only
@@ -21,11 +20,17 @@ _REC = const(45)
 _STATUS = ("Accepted", "Blocked", "Expired", "Invalid", "ConcurrentTx")
 
 
+# config.BOOL, INT, RO: constants of this module, so that the table is one constant in flash
+_BOOL = const(0)
+_INT = const(1)
+_RO = const(1)
+_KEYS = (("LocalAuthListEnabled", _BOOL, 0, True),
+         ("LocalAuthListMaxLength", _INT, _RO, 500),  # 45 bytes of flash each, no RAM
+         ("SendLocalListMaxLength", _INT, _RO, 50))  # 50 entries fit the default 4 KB frame
+
+
 def setup(cp):
-    d = cp.config.declare
-    d("LocalAuthListEnabled", BOOL, True)
-    d("LocalAuthListMaxLength", INT, 500, RO)  # 45 bytes of flash each, no RAM
-    d("SendLocalListMaxLength", INT, 50, RO)  # 50 entries fit the default 4 KB frame
+    cp.config.add(_KEYS)
     cp.local_list = LocalList(cp)
 
 

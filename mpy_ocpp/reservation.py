@@ -10,7 +10,6 @@
 from . import clock
 from .authorization_cache import same
 from .compat import log, ticks_diff, ticks_ms
-from .config import BOOL, RO
 from .connector import later
 from .store import NONE, rows
 
@@ -27,8 +26,11 @@ _EXP = const(4)
 _DOWN = ("Faulted", "Unavailable")  # a reservation ends when its connector is in one
 
 
+_KEYS = (("ReserveConnectorZeroSupported", 0, 1, True),)  # config.BOOL, RO: a constant in flash
+
+
 def setup(cp):
-    cp.config.declare("ReserveConnectorZeroSupported", BOOL, True, RO)
+    cp.config.add(_KEYS)
     cp.reservation = Reservations(cp)
 
 

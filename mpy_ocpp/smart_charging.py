@@ -18,7 +18,6 @@
 #   with the transaction and comes back with it when a power cut resumes it.
 from . import clock
 from .compat import log, ticks_diff
-from .config import INT, LIST, RO
 from .connector import later
 from .store import NONE, rows
 
@@ -53,15 +52,21 @@ _PERIODS = const(12)  # flat, 3 items a period: startPeriod, limit in tenths, nu
 _TX = const(13)
 
 
+# config.INT, LIST, RO: constants of this module, so that the table is one constant in flash
+_INT = const(1)
+_LIST = const(5)
+_RO = const(1)
+_KEYS = (("ChargeProfileMaxStackLevel", _INT, _RO, 8),
+         ("ChargingScheduleAllowedChargingRateUnit", _LIST, _RO, "Current,Power"),
+         ("ChargingScheduleMaxPeriods", _INT, _RO, 24), ("MaxChargingProfilesInstalled", _INT, _RO, 8))
+
+
 def setup(cp):
     cfg = cp.config
     # A microcontroller keeps every profile in RAM: 8 profiles of up to 24 periods (an hourly
     # day plan) are about 4 KB of heap and a 5 KB file at most, and 8 levels cover the usual
     # CSMS layering (base, tariff, grid operator, override).
-    cfg.declare("ChargeProfileMaxStackLevel", INT, 8, RO)
-    cfg.declare("ChargingScheduleAllowedChargingRateUnit", LIST, "Current,Power", RO)
-    cfg.declare("ChargingScheduleMaxPeriods", INT, 24, RO)
-    cfg.declare("MaxChargingProfilesInstalled", INT, 8, RO)
+    cfg.add(_KEYS)
     cp.smart_charging = SmartCharging(cp)
 
 

@@ -4,7 +4,7 @@ from . import clock
 from .authorization_cache import same
 from .store import NONE, rows, shallow
 
-_DATA_MAX = 8  # transactionData entries kept for StopTransaction (Transaction.Begin + newest)
+_DATA_MAX = const(8)  # transactionData entries kept for StopTransaction (Transaction.Begin + newest)
 _START = "StartTransaction"
 _STOP = "StopTransaction"
 _ACTIONS = (_START, "MeterValues", _STOP, "TransactionEvent")

@@ -13,7 +13,7 @@ import os
 import sys
 from binascii import unhexlify
 
-from mpy_ocpp import (ChargePoint, firmware_management, journal, local_auth_list, remote_trigger,
+from mpy_ocpp import (ChargePoint, firmware_management, local_auth_list, remote_trigger,
                       reservation, rpc, smart_charging)
 from mpy_ocpp.store import Store
 from mpy_ocpp.transaction import Transaction
@@ -87,7 +87,7 @@ def check_bounded(cp):
     for cid in (1, 2):
         assert sum([t.connector_id == cid for t in cp.journal.txs]) <= cp.journal.size, cid
     for t in cp.journal.txs:
-        assert [m[1] for m in t.msgs].count("MeterValues") <= journal._MV_MAX, t.seq
+        assert [m[1] for m in t.msgs].count("MeterValues") <= 6, t.seq  # journal._MV_MAX
 
 
 def check_journal_readable(cp):

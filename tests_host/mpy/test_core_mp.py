@@ -5,7 +5,7 @@ import json
 
 from mpy_ocpp import ChargePoint, clock
 from mpy_ocpp.authorization_cache import AuthorizationCache, same
-from mpy_ocpp.config import INT, REBOOT
+from mpy_ocpp.config import BOOL, INT, LIST, MEMBERS, REBOOT, RO, STR, V201
 from mpy_ocpp.rpc import error_code, find_id
 from mpy_ocpp.store import Store
 from tests_host.mpy.fakes import Link, state_dir
@@ -104,6 +104,25 @@ def test_configuration_types_flags_and_persistence():
     assert cp2.transport.creds == ("CP_1", "secretsecretsecret")
     keys = [k["key"] for k in cp2.config.get_configuration(None)["configurationKey"]()]
     assert "AuthorizationKey" not in keys and "HeartbeatInterval" in keys
+
+
+def test_profile_key_tables_spell_configs_kinds_and_flags():
+    # a profile's key table writes config's kinds and flags as constants of its own module
+    # (so that the table is one constant in flash): they must be config's numbers
+    from mpy_ocpp import device_model, local_auth_list, reservation, smart_charging
+    cp = ChargePoint("CP_1", Link(), Store(_dir()), profiles=(local_auth_list, reservation, smart_charging))
+    device_model.setup(cp)  # 2.0.1's keys (its module needs no 2.0.1 charge point for that)
+    want = {"LocalAuthListEnabled": (BOOL, 0), "LocalAuthListMaxLength": (INT, RO),
+            "SendLocalListMaxLength": (INT, RO), "ReserveConnectorZeroSupported": (BOOL, RO),
+            "ChargeProfileMaxStackLevel": (INT, RO), "ChargingScheduleAllowedChargingRateUnit": (LIST, RO),
+            "ChargingScheduleMaxPeriods": (INT, RO), "MaxChargingProfilesInstalled": (INT, RO),
+            "ItemsPerMessageGetReport": (INT, RO | V201), "ItemsPerMessageSetVariables": (INT, RO | V201),
+            "TxStartPoint": (MEMBERS, V201), "OrganizationName": (STR, V201)}
+    for name, kf in want.items():
+        k = cp.config.find(name)
+        assert k is not None and (k[1], k[2]) == kf, (name, k)
+    assert cp.config.change("ChargeProfileMaxStackLevel", "3") == "Rejected"  # read-only
+    assert cp.config.set(cp.config.find("TxStartPoint"), "Bogus") == "Rejected"  # its check
 
 
 def test_authorization_cache_bounded_and_expiry():
