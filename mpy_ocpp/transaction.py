@@ -7,7 +7,7 @@ from .store import NONE, rows, shallow
 _DATA_MAX = const(8)  # transactionData entries kept for StopTransaction (Transaction.Begin + newest)
 _START = "StartTransaction"
 _STOP = "StopTransaction"
-_ACTIONS = (_START, "MeterValues", _STOP, "TransactionEvent")
+_ACTIONS = ("StartTransaction", "MeterValues", "StopTransaction", "TransactionEvent")  # a constant: no heap
 _FIELDS = ("connector_id", "id_tag", "parent", "meter_start", "start", "id", "reservation",
            "deauthorized", "data", "seq", "msgs", "tries", "due", "stopped", "lost", "kind",
            "seqno")

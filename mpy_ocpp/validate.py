@@ -36,7 +36,7 @@ _TYPE = ("TypeConstraintViolation", ": wrong type")
 _OCC = "OccurenceConstraintViolation"
 _PROP = "PropertyConstraintViolation"
 _BIG = const(0x7FFFFFFF)  # numbers are 32-bit on the wire: no bigints into indices or time
-_RANGE = (_PROP, ": out of range")
+_RANGE = ("PropertyConstraintViolation", ": out of range")  # a constant (_PROP would build it)
 
 
 def check(name, payload, s):
