@@ -28,7 +28,10 @@ def _board_manifest(*paths):
 
 _board_manifest("$(BOARD_DIR)/manifest.py", "$(PORT_DIR)/boards/manifest.py",
                 "$(PORT_DIR)/variants/manifest.py")
-metadata(description="OCPP 1.6-J charge point for microcontrollers", version="0.1.0", license="MIT")  # noqa: F821
+# No version= here: makemanifest.py would append `__version__ = ...` to every module without
+# one, a global of each frozen module on the heap (8 B each). The version is the package's own,
+# mpy_ocpp.__version__, as in package.json.
+metadata(description="OCPP 1.6-J charge point for microcontrollers", license="MIT")  # noqa: F821
 # The build's environment chooses the versions: no MPY_OCPP_201, 1.6 only (a 1.6 firmware
 # carries nothing of 2.0.1); MPY_OCPP_201=1, both (e.g. `MPY_OCPP_201=1 make firmware ...`);
 # MPY_OCPP_201=only, 2.0.1 without 1.6's version module, tables and feature profiles (the
