@@ -52,7 +52,6 @@ class ChargePoint:
         # the profiles' state, set by their setup(); None = the profile is not in this build
         self.local_list = self.reservation = self.smart_charging = self.firmware = self.security = None
         self.trust = None  # f(cp) before each handshake: certificates.trust, where installed
-        self.boot_reason = "PowerUp"  # 2.0.1 BootNotification reason (provisioning.setup, a board)
         if not versions:  # imported only then: a 2.0.1-only build carries no 1.6 module
             from . import ocpp16
             versions = (ocpp16,)

@@ -10,6 +10,7 @@ _REASON = "reset.json"  # the reason of the next boot, written just before the r
 
 
 def setup(cp):
+    cp.boot_reason = "PowerUp"  # the BootNotification reason (a board may set another after)
     if cp.store.load(_REASON, None, lambda d: d == "RemoteReset"):
         cp.boot_reason = "RemoteReset"
         cp.store.remove(_REASON)

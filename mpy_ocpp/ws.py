@@ -199,7 +199,10 @@ def _context(ca, verify, cert, key):
 
 
 class WebSocket:
+    # Class-level, so that the instance dict holds fewer names (it has ~60, 8 B of heap each)
     json_frames = True  # send() also takes a JSON document (ChargePoint looks for this)
+    _log = staticmethod(_log)  # unless the firmware gives its own
+    client_cert = False  # a TLS client certificate is given (Security Profile 3)
     _thru = None  # while a frame is written straight through (see _put): 0, 1 once bytes went
 
     def __init__(self, url, subprotocol="ocpp1.6", ca=None, verify=True, cert=None, key=None,
@@ -212,7 +215,8 @@ class WebSocket:
             raise ValueError("max_size")
         self.ctx = _context(ca, verify, cert, key) if tls else None
         self._tls = (ca, verify) if tls else None  # for use_cert (ca: what the firmware gave)
-        self.client_cert = tls and cert is not None  # Security Profile 3
+        if tls and cert is not None:
+            self.client_cert = True  # Security Profile 3
         # offered in this order (ChargePoint may narrow it); the server's choice, once online
         self.subprotocols = (subprotocol,) if type(subprotocol) is str else tuple(subprotocol)
         self.subprotocol = None
@@ -220,12 +224,12 @@ class WebSocket:
         self._buf = bytearray(_SMALL)  # each line of the HTTP reply and every short message
         self._mv = self._mb = memoryview(self._buf)  # _mb: where the open message goes
         self._big = None  # the bytearray of a longer message while it arrives
-        self._hb = bytearray(10)  # frame header (server frames carry no mask key)
-        self._hv = memoryview(self._hb)
+        self._hv = memoryview(bytearray(10))  # frame header (server frames carry no mask key)
         self._cv = memoryview(bytearray(125))  # control frame payload
         self._pi, self._tmo, self._bmin, self._bmax = (  # ms
             int(x * 1000) for x in (ping_interval, timeout, backoff_min, backoff_max))
-        self._log = _log if log is None else log
+        if log is not None:
+            self._log = log
         self._s = self._raw = self._auth = self._pend = self._hs = self._fb = self._p1 = None
         self._oq = []  # outgoing frames (memoryviews), oldest first
         self._bs = _CHUNK  # the block size of the frame being queued
@@ -385,7 +389,7 @@ class WebSocket:
             elif st == _OFF:
                 if self._run and ticks_diff(self._at, ticks_ms()) <= 0:
                     self._start()
-            elif ticks_diff(ticks_ms(), self._t0) > self._tmo:
+            elif ticks_diff(ticks_ms(), self._at) > self._tmo:
                 raise OSError("connect timeout")
             elif st == _TCP:
                 self._tcp()
@@ -402,7 +406,7 @@ class WebSocket:
     # -- connecting
 
     def _start(self):
-        self._t0 = ticks_ms()
+        self._at = ticks_ms()  # connecting: since when (offline: when the next attempt is due)
         self._st = _TCP
         self._s, self._p = dial(self._host, self._port)
         self._raw = self._s
@@ -420,7 +424,6 @@ class WebSocket:
                                                 do_handshake_on_connect=False)
             self._hs = getattr(s, "do_handshake", None)
             self._pend = getattr(s, "pending", None)  # CPython keeps decrypted bytes there
-        self._rd = s.readinto if _MPY else s.recv_into
         self._wr = s.write if _MPY else s.send
         self._p = select.poll()  # a new one: MicroPython polls the TLS object itself
         self._p.register(s, _POLLIN)
@@ -539,7 +542,7 @@ class WebSocket:
 
     def _recv(self, mv):  # -> bytes read, 0 if none now; raises at the end of the stream
         try:
-            n = self._rd(mv)
+            n = self._s.readinto(mv) if _MPY else self._s.recv_into(mv)  # no bound method kept
         except _WB:
             return 0
         if n == 0:
@@ -624,7 +627,7 @@ class WebSocket:
                 return m
 
     def _header(self):
-        b0, b1 = self._hb[0], self._hb[1]
+        b0, b1 = self._hv[0], self._hv[1]
         if self._hl == 2:
             if b0 & 0x70 or b1 & 0x80:
                 raise _Err("reserved bits or masked frame from server", 1002)
@@ -633,7 +636,7 @@ class WebSocket:
                 self._hl = 4 if n == 126 else 10
                 return None
         else:
-            n = int.from_bytes(self._hb[2 : self._hl], "big")
+            n = int.from_bytes(self._hv[2 : self._hl], "big")
             if n < (126 if self._hl == 4 else 65536) or n >> 63:  # not minimal, or top bit set
                 raise _Err("bad frame length", 1002)
         op = b0 & 15
@@ -702,7 +705,7 @@ class WebSocket:
         op = self._op
         if op & 8:
             return self._control(op, self._cv[: self._cn])
-        if not self._hb[0] & 0x80:  # more fragments follow
+        if not self._hv[0] & 0x80:  # more fragments follow
             return None
         m, self._msg = self._msg, 0
         b, mb, self._big, self._mb = self._big, self._mb, None, self._mv
