@@ -125,8 +125,12 @@ class ChargePoint:
         p = self.pending
         if p is not None and self._late(p[1], p[2], now):
             self._timeout(p[1], p[0])
-        if self.queue:
-            self._expire(now)
+        for e in self.queue:  # an Authorize not sent in time: the driver waits no longer
+            if e[_ACTION] == "Authorize" and self._late(e, 0, now):
+                self.queue.remove(e)
+                log("Authorize not sent in time")
+                self._failed(e)
+                break
         if self.online and self.accepted and self._txe is None:
             self._feed(now)
         if self.queue and self.pending is None and self.online:
@@ -149,13 +153,6 @@ class ChargePoint:
             self._txe = None  # _feed queues the message again once the link is back
         else:
             self._failed(e)
-
-    def _expire(self, now):
-        for e in self.queue:
-            if e[_ACTION] == "Authorize" and self._late(e, 0, now):
-                self.queue.remove(e)
-                log("Authorize not sent in time")
-                return self._failed(e)
 
     def _feed(self, now):
         """Queue the journal's oldest owed transaction message once it is due."""
@@ -187,7 +184,9 @@ class ChargePoint:
             if not self._has("Heartbeat"):
                 self.heartbeat()
         if self._aligned_due is not None and ticks_diff(now, self._aligned_due) >= 0:
-            self._aligned(now)
+            for c in self.connectors:  # a clock-aligned sample
+                c.sample("MeterValuesAlignedData", "StopTxnAlignedData", "Sample.Clock")
+            self._align()
         r = self.resetting
         if r and r[1] is None and not any([c.tx for c in self.connectors]):
             r[1] = later(now, 15)  # 2.0.1 OnIdle: the last transaction has ended
@@ -593,11 +592,6 @@ class ChargePoint:
         """Schedule the next clock-aligned sample (ClockAlignedDataInterval)."""
         iv = self.config.values["ClockAlignedDataInterval"]
         self._aligned_due = later(ticks_ms(), iv - clock.now() % iv) if iv else None
-
-    def _aligned(self, now):
-        for c in self.connectors:
-            c.sample("MeterValuesAlignedData", "StopTxnAlignedData", "Sample.Clock")
-        self._align()
 
     def _config_changed(self, name):
         v = self.config.values
