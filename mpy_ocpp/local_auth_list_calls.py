@@ -17,7 +17,7 @@ def GetLocalListVersion(cp, p):
 
 
 def SendLocalList(cp, p):
-    entries = p.get("localAuthorizationList") or ()
+    entries = p.get("localAuthorizationList") or []
     if len(entries) > cp.config["SendLocalListMaxLength"]:
         raise CallError("OccurenceConstraintViolation", "More entries than SendLocalListMaxLength")
     return {"status": update(cp.local_list, p["listVersion"], p["updateType"] == "Full", entries)}
@@ -48,13 +48,17 @@ def update(self, version, full, entries):
     """Apply a SendLocalList to LocalList `self`; the status to answer."""
     if not full and version <= self.version:
         return "VersionMismatch"
-    changes = []  # see _change: 64 bytes of heap each
-    while entries:  # taken off the message one by one: it shrinks while the changes grow
-        e = entries.pop()  # from the end: the sequence puts the last entry of a tag first
-        c = _change(e["idTag"], e.get("idTagInfo"), len(changes))
+    # each entry is replaced by its change (see _change: 64 bytes of heap each) in the
+    # message's own list, its dict let go: no second list to grow (a 50-entry list would ask
+    # a fragmented heap for a 256-byte block); the sequence puts the last entry of a tag first
+    changes = entries
+    n = len(changes)
+    for i in range(n):
+        e = changes[i]
+        c = _change(e["idTag"], e.get("idTagInfo"), n - 1 - i)
         if c is None:
             return "Failed"
-        changes.append(c)
+        changes[i] = c
     changes.sort()  # in place
     n = 0
     for c in changes:  # the first of a tag's changes wins
