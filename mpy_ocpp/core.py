@@ -50,8 +50,8 @@ def RemoteStartTransaction(cp, p):
     r = cp.reservation
     if r and r.reserved(c.id) and not r.allows(c.id, tag, None):
         return {"status": "Rejected"}
-    sc = cp.smart_charging
-    if sc and "chargingProfile" in p and not run_in("smart_charging_calls", "remote_start", sc, c, p["chargingProfile"]):
+    if ("chargingProfile" in p and "SmartCharging" in cp.config["SupportedFeatureProfiles"]
+            and not run_in("smart_charging_calls", "remote_start", cp, c, p["chargingProfile"])):
         return {"status": "Rejected"}  # e.g. not a TxProfile
     if cp.config["AuthorizeRemoteTxRequests"]:
         cp.authorize(tag, lambda info: c.authorized(tag, info))

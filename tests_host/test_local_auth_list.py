@@ -102,7 +102,7 @@ def test_offline_authorization_blocked_entry_and_conflict(runtime, csms, run):
 _HEAP = """\
 import gc
 from mpy_ocpp import ChargePoint, local_auth_list
-from mpy_ocpp.local_auth_list_calls import update
+from mpy_ocpp.local_auth_list_calls import LocalList, update
 from mpy_ocpp.store import Store
 
 
@@ -118,7 +118,7 @@ class Link:
 
 
 cp = ChargePoint("CP_1", Link(), Store("/state"), profiles=(local_auth_list,))
-ll = cp.local_list
+ll = LocalList(cp)  # none is held before a list is stored
 tags = ["%08X" % ((i * 2654435761) & 0xFFFFFFFF) for i in range(500)]
 #--- step
 empty = gc.mem_alloc()

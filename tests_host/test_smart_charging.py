@@ -58,7 +58,8 @@ def setp(cp, cid, prof):
 
 
 def periods(cp, cid, t0, duration, w=False):
-    s = smart_charging_calls.composite(cp.smart_charging, cp.connectors[cid], t0, duration, w)
+    sc = cp.smart_charging or smart_charging_calls.SmartCharging(cp)  # None: no profile installed
+    s = smart_charging_calls.composite(sc, cp.connectors[cid], t0, duration, w)
     return [(p["startPeriod"], p["limit"]) + ((p["numberPhases"],) if "numberPhases" in p else ())
             for p in s["chargingSchedulePeriod"]]
 
@@ -71,7 +72,8 @@ def start_tx(cp, cid, start):
     cp.loop()
     assert c.tx is not None
     c.tx.start = clock.iso(start)
-    cp.smart_charging._txs[cid] = None  # seen afresh: picks up the start time
+    if cp.smart_charging:  # (else a profile installed later finds it)
+        cp.smart_charging._txs[cid] = None  # seen afresh: picks up the start time
     smart_charging.loop(cp, ticks_ms())
     return c.tx
 

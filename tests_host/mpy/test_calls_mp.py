@@ -70,7 +70,7 @@ def test_each_call_module_is_let_go_after_its_call():
             f = _ask(cp, link, action, payload)
             assert f[0] == 3, f
             assert _loaded() == [], (action, _loaded())
-        assert cp.local_list.version == 1 and cp.reservation.items == []
+        assert cp.local_list.version == 1 and cp.reservation is None
         # a call that fails in its module: the CALLERROR, and the module goes all the same
         many = [{"idTag": "T%d" % i} for i in range(51)]
         f = _ask(cp, link, "SendLocalList", {"listVersion": 2, "updateType": "Full", "localAuthorizationList": many})

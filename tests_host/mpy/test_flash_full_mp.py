@@ -260,8 +260,8 @@ def test_a_full_flash_from_the_first_write_then_room_again():
         assert _requests(cp, csms, 5) == ["Rejected", "Rejected", "Failed", "Rejected", "Rejected", "Rejected"]
         v = cp.config.values
         assert v["HeartbeatInterval"] == 300 and v["AuthorizationKey"] == "f" * 32
-        assert cp.local_list.version == 0 and cp.local_list.lookup("L") is None
-        assert cp.reservation.items == [] and cp.smart_charging.profiles == []
+        assert cp.local_list is None
+        assert cp.reservation is None and cp.smart_charging is None
         assert cp.connectors[2].available
         # no diagnostics file can be made: none is announced, no part of one stays
         assert csms.ask(cp, "GetDiagnostics", {"location": "http://127.0.0.1:1/"}) == {}

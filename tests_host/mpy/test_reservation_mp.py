@@ -157,7 +157,7 @@ def test_same_id_replaces_and_cancel():
     assert _call(cp2, link2, "CancelReservation", {"reservationId": 1}) == {"status": "Accepted"}
     _run(cp2, link2)
     assert _statuses(link2, 2) == ["Reserved", "Available"]
-    assert _booted(d)[0].reservation.items == []
+    assert _booted(d)[0].reservation is None
 
 
 def test_expiry_ends_the_reservation():
@@ -170,8 +170,8 @@ def test_expiry_ends_the_reservation():
 
 def _expiry():
     cp, link = _booted()
-    r = cp.reservation
     assert _reserve(cp, link, 1, "A", rid=1, seconds=30) == "Accepted"
+    r = cp.reservation
     assert _reserve(cp, link, 2, "B", rid=2, seconds=90) == "Accepted"
     _run(cp, link)
     assert r.due is not None
@@ -187,12 +187,13 @@ def _expiry():
     r.due = ticks_ms()
     _run(cp, link)
     assert r.items == [] and r.due is None and _statuses(link, 2)[-1] == "Available"
+    assert cp.reservation is None  # and its code is let go
 
 
 def test_connector_zero_keeps_one_connector_free():
     cp, link = _booted()
-    r = cp.reservation
     assert _reserve(cp, link, 0, "Z", rid=9) == "Accepted"
+    r = cp.reservation
     _run(cp, link)
     assert not r.reserved(1) and not r.reserved(2)  # two free, one is held
     assert r.allows(1, "X", None) and r.allows(2, "X", None)
@@ -207,14 +208,14 @@ def test_connector_zero_keeps_one_connector_free():
     assert _statuses(link, 1)[-1] == "Reserved"
     assert _call(cp, link, "RemoteStartTransaction", {"idTag": "OTHER"}) == {"status": "Rejected"}
     tx = _start(cp, link, 1, "Z")
-    assert tx is not None and tx.reservation == 9 and r.items == []
+    assert tx is not None and tx.reservation == 9 and r.items == [] and cp.reservation is None
 
 
 def test_zero_reservation_may_start_anywhere():
     cp, link = _booted()
     assert _reserve(cp, link, 0, "Z", rid=3) == "Accepted"
     tx = _start(cp, link, 2, "Z")
-    assert tx.reservation == 3 and cp.reservation.items == []
+    assert tx.reservation == 3 and cp.reservation is None
 
 
 def test_idle_loop_with_reservations_allocates_nothing():
@@ -268,24 +269,24 @@ def test_any_connector_means_one_not_reserved_for_someone_else():
     assert cs[3].session[:2] == ("Z", "P_Z")
     cp.hw[3].plugged = True
     _run(cp, link)
-    assert cs[3].tx.reservation == 2 and cp.reservation.items == []
+    assert cs[3].tx.reservation == 2 and cp.reservation is None
 
 
 def test_clock_change_past_the_expiry_ends_it_at_once():
     offset = clock.offset
     try:
         cp, link = _booted()
-        r = cp.reservation
         assert _reserve(cp, link, 1, "A", rid=1, seconds=3600) == "Accepted"
         _run(cp, link)
         assert _statuses(link, 1)[-1] == "Reserved"
         clock.set_iso(clock.iso(clock.now() + 7200))  # the CSMS moves the clock on
         _run(cp, link)  # no waiting for the tick deadline taken an hour before
-        assert r.items == [] and _statuses(link, 1)[-1] == "Available"
+        assert cp.reservation is None and _statuses(link, 1)[-1] == "Available"
         # and a clock set back keeps a reservation it would have ended too early
         assert _reserve(cp, link, 1, "A", rid=2, seconds=30) == "Accepted"
         clock.set_iso(clock.iso(clock.now() - 3600))
         _run(cp, link)
+        r = cp.reservation
         assert [e[0] for e in r.items] == [2] and r.due is not None
     finally:
         clock.offset = offset
@@ -293,10 +294,10 @@ def test_clock_change_past_the_expiry_ends_it_at_once():
 
 def test_faulted_or_unavailable_ends_it():
     cp, link = _booted(connectors=3)
-    r = cp.reservation
     assert _reserve(cp, link, 1, "A", rid=1) == "Accepted"
     assert _reserve(cp, link, 2, "B", rid=2) == "Accepted"
     assert _reserve(cp, link, 0, "C", rid=3) == "Accepted"
+    r = cp.reservation
     _run(cp, link)
     cp.hw[1].fault = "GroundFailure"
     _run(cp, link)
@@ -314,3 +315,19 @@ def test_faulted_or_unavailable_ends_it():
     _run(cp, link)
     assert r.items == []
     assert _reserve(cp, link, 3, "D", rid=4) == "Faulted"
+
+
+def test_no_reservation_holds_no_code():
+    # the reservations' code (reservation_calls) is held only while there is one
+    import sys
+    cp, link = _booted()
+    assert cp.reservation is None and "mpy_ocpp.reservation_calls" not in sys.modules
+    assert _call(cp, link, "CancelReservation", {"reservationId": 1}) == {"status": "Rejected"}
+    assert _reserve(cp, link, 1, "A", rid=1) == "Accepted"
+    assert cp.reservation.items[0][:3] == [1, 1, "A"] and "mpy_ocpp.reservation_calls" not in sys.modules
+    assert _call(cp, link, "CancelReservation", {"reservationId": 1}) == {"status": "Accepted"}
+    assert cp.reservation is None
+    # one saved before a reboot comes back with its code
+    assert _reserve(cp, link, 2, "B", rid=2) == "Accepted"
+    cp2, link2 = _booted(state=cp.store.path)
+    assert [e[:3] for e in cp2.reservation.items] == [[2, 2, "B"]]

@@ -34,8 +34,9 @@ def _set(cp, cid, prof):
     return smart_charging_calls.SetChargingProfile(cp, {"connectorId": cid, "csChargingProfiles": prof})["status"]
 
 
-def _ids(cp):
-    return sorted([e[0] for e in cp.smart_charging.profiles])
+def _ids(cp):  # cp.smart_charging is None while no profile is installed
+    s = cp.smart_charging
+    return sorted([e[0] for e in s.profiles]) if s else []
 
 
 def _start(cp, cid):
@@ -116,7 +117,8 @@ def test_clear_criteria():
     assert clear({"connectorId": 2}) == "Accepted" and _ids(cp) == [2, 3]
     assert clear({"chargingProfilePurpose": "TxDefaultProfile", "stackLevel": 1}) == "Accepted" and _ids(cp) == [2]
     assert clear({"chargingProfilePurpose": "ChargePointMaxProfile"}) == "Unknown"
-    assert clear({}) == "Accepted" and _ids(cp) == []
+    assert clear({}) == "Accepted" and _ids(cp) == [] and cp.smart_charging is None
+    assert clear({}) == "Unknown"
 
 
 def test_persisted_and_a_tx_profile_comes_back_with_its_transaction():
@@ -141,10 +143,11 @@ def test_persisted_and_a_tx_profile_comes_back_with_its_transaction():
 
 def test_remote_start_profile_and_end_of_transaction():
     cp = _cp()
-    sc = cp.smart_charging
     c = cp.connectors[1]
-    assert not smart_charging_calls.remote_start(sc, c, _prof(1, "TxDefaultProfile", [6.0]))
-    assert smart_charging_calls.remote_start(sc, c, _prof(1, "TxProfile", [6.0]))
+    assert not smart_charging_calls.remote_start(cp, c, _prof(1, "TxDefaultProfile", [6.0]))
+    assert cp.smart_charging is None
+    assert smart_charging_calls.remote_start(cp, c, _prof(1, "TxProfile", [6.0]))
+    assert cp.smart_charging._pending[1]  # held while its profile waits
     _set(cp, 0, _prof(2, "TxDefaultProfile", [16.0]))
     cp.loop()
     assert c.limit == 16.0

@@ -49,7 +49,7 @@ def _tx(**kw):
 
 
 def _sc(i, v):
-    """A saved charging profile (see smart_charging._saved) with field i set to v."""
+    """A saved charging profile (see smart_charging_calls.SmartCharging._saved) with field i set to v."""
     e = [1, 0, 0, 0, 0, 0, None, None, 100, None, False, None, [0, 160, None], None]
     e[i] = v
     return [e]
@@ -123,13 +123,13 @@ def _defaults(name, cp):
     if name == "authcache.json":
         return cp.cache.entries == []
     if name == "reservations.json":
-        return cp.reservation.items == []
+        return cp.reservation is None
     if name == "smart_charging.json":
-        return cp.smart_charging.profiles == []
+        return cp.smart_charging is None
     if name == "firmware.json":
         return cp.firmware._st == 0
     if name == "locallist.bin":
-        return cp.local_list.version == 0 and cp.local_list.count == 0
+        return cp.local_list is None
     if name == "secevents.json":
         return cp.security.owed == []
     return cp.journal.txs == []
