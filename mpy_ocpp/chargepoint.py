@@ -461,8 +461,9 @@ class ChargePoint:
         if kind == "NoAuthorization":
             return cb({"status": "Accepted"})
         cfg = self.config.values
-        ll = self.local_list
-        info = ll.lookup(id_tag) if ll else None  # the Local Authorization List before the cache
+        info = None
+        if self.local_list:  # the Local Authorization List before the cache (1.6: self.v is ocpp16)
+            info = self.v.run_in("local_auth_list_calls", "lookup", self, id_tag)
         if info is None and cfg["AuthorizationCacheEnabled"]:
             info = self.cache.lookup(id_tag)
         cached = info is not None and info["status"] == "Accepted"
@@ -475,8 +476,8 @@ class ChargePoint:
             if res is None:
                 return cb(self._offline(info))
             got = self.v.id_info(res)
-            if ll:
-                ll.check(id_tag, got)  # LocalListConflict
+            if self.local_list:
+                self.v.run_in("local_auth_list_calls", "check", self, id_tag, got)  # LocalListConflict
             self.remember(id_tag, got, kind)
             cb(got)
         self.call("Authorize", self.v.authorize(id_tag, kind), done, prio=_AUTH)

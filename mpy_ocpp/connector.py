@@ -215,13 +215,13 @@ class Connector:
 
     def started(self, tx, info):
         """The CSMS confirmed the StartTransaction of `tx` with this idTagInfo."""
-        ll = self.cp.local_list
-        if ll:
-            ll.check(tx.id_tag, info)  # LocalListConflict, as for Authorize
-        self.cp.remember(tx.id_tag, info, tx.kind)
+        cp = self.cp
+        if cp.local_list:  # LocalListConflict, as for Authorize (1.6: cp.v is ocpp16)
+            cp.v.run_in("local_auth_list_calls", "check", cp, tx.id_tag, info)
+        cp.remember(tx.id_tag, info, tx.kind)
         if info["status"] != "Accepted":
             tx.deauthorized = True
-            if self.tx is tx and self.cp.config["StopTransactionOnInvalidId"]:
+            if self.tx is tx and cp.config["StopTransactionOnInvalidId"]:
                 self.end("DeAuthorized")
 
     def resume(self, tx):

@@ -1,7 +1,8 @@
 # Local Auth List Management profile (OCPP 1.6 §3.5.3, §5.10, §5.15). The list lives in one
 # file of fixed-width records sorted by idTag, searched in place by binary search: it costs
 # no heap however long it is. This module declares the profile; the list's code is
-# local_auth_list_calls.py, held while a list is stored (`cp.local_list`, None without one).
+# local_auth_list_calls.py, loaded for each use: a lookup, a call (`cp.local_list` is the
+# list's version, None without a list).
 PROFILE = "LocalAuthListManagement"
 CALLS = ("GetLocalListVersion", "SendLocalList")  # local_auth_list_calls.py, imported for the call only
 
@@ -18,4 +19,4 @@ def setup(cp):
     from .ocpp16 import load
 
     cp.config.add(_KEYS)
-    load("local_auth_list_calls").LocalList(cp)  # the list stored, if any
+    load("local_auth_list_calls").LocalList(cp, True)  # the list stored, if any

@@ -21,18 +21,16 @@ _REC = const(45)
 _STATUS = ("Accepted", "Blocked", "Expired", "Invalid", "ConcurrentTx")
 
 
-
 def GetLocalListVersion(cp, p):
     # the real version even when LocalAuthListEnabled is false: -1 would say "not supported"
-    ll = cp.local_list
-    return {"listVersion": ll.version if ll else 0}
+    return {"listVersion": cp.local_list or 0}
 
 
 def SendLocalList(cp, p):
     entries = p.get("localAuthorizationList") or []
     if len(entries) > cp.config["SendLocalListMaxLength"]:
         raise CallError("OccurenceConstraintViolation", "More entries than SendLocalListMaxLength")
-    return {"status": update(cp.local_list or LocalList(cp), p["listVersion"], p["updateType"] == "Full", entries)}
+    return {"status": update(LocalList(cp), p["listVersion"], p["updateType"] == "Full", entries)}
 
 
 def _change(tag, info, seq):
@@ -155,8 +153,20 @@ def _text(field):
     return (field if i < 0 else field[:i]).decode()
 
 
+def lookup(cp, tag):  # ChargePoint.authorize's, while a list is stored
+    return LocalList(cp).lookup(tag)
+
+
+def check(cp, tag, info):  # Connector.started's, while a list is stored
+    LocalList(cp).check(tag, info)
+
+
 class LocalList:
-    def __init__(self, cp):
+    """The stored list, made for each use (nothing of it is held: cp.local_list is its
+    version, None without a list). At boot (`boot`) every record is checked; later the file
+    is what update() wrote."""
+
+    def __init__(self, cp, boot=False):
         self.cp = cp
         self.path = cp.store.path + "/" + _FILE
         self.key = bytearray(_TAG)  # read buffers: no allocation per record
@@ -172,7 +182,7 @@ class LocalList:
                 size = f.seek(0, 2) - _HEAD
                 n = size // _REC
                 v = int.from_bytes(head, "little") if len(head) == _HEAD else 0
-                ok = v and n > 0 and size % _REC == 0 and self._valid(f, n)
+                ok = v and n > 0 and size % _REC == 0 and (not boot or self._valid(f, n))
             if ok:
                 self.version, self.count = v, n
             else:  # not what update() writes (version 0: a .tmp cut short, renamed above)
@@ -180,8 +190,8 @@ class LocalList:
         self.held()
 
     def held(self):
-        """After loading or changing: held as cp.local_list while a list is stored."""
-        self.cp.local_list = self if self.version or self.count else None
+        """After loading or changing: cp.local_list is the version while a list is stored."""
+        self.cp.local_list = self.version if self.count else None
 
     def _valid(self, f, n):
         """Every record well formed, in order and no more than the list may hold. A list

@@ -125,7 +125,8 @@ print("SIZE SendLocalList", len(text))
 begin("SendLocalList")
 cp.receive(text)
 end("SendLocalList")
-print("LIST", cp.local_list.version, cp.local_list.count)
+from mpy_ocpp.local_auth_list_calls import LocalList  # noqa: E402
+print("LIST", cp.local_list, LocalList(cp).count)
 #--- step
 text = received([2, "s1", "SetChargingProfile", {"connectorId": 1, "csChargingProfiles": {
     "chargingProfileId": 17, "stackLevel": 3, "chargingProfilePurpose": "TxDefaultProfile",

@@ -70,12 +70,12 @@ def test_each_call_module_is_let_go_after_its_call():
             f = _ask(cp, link, action, payload)
             assert f[0] == 3, f
             assert _loaded() == [], (action, _loaded())
-        assert cp.local_list.version == 1 and cp.reservation is None
+        assert cp.local_list == 1 and cp.reservation is None
         # a call that fails in its module: the CALLERROR, and the module goes all the same
         many = [{"idTag": "T%d" % i} for i in range(51)]
         f = _ask(cp, link, "SendLocalList", {"listVersion": 2, "updateType": "Full", "localAuthorizationList": many})
         assert f[0] == 4 and f[2] == "OccurenceConstraintViolation", f
-        assert _loaded() == [] and cp.local_list.version == 1
+        assert _loaded() == [] and cp.local_list == 1
     finally:
         _restore(saved)
 
@@ -114,5 +114,24 @@ def test_the_firmware_machine_is_held_while_it_works_and_let_go_after():
         sent = [m[3]["status"] for m in link.sent if m[0] == 2 and m[2] == "FirmwareStatusNotification"]
         assert tries and sent == ["Idle", "Downloading", "DownloadFailed"], sent
         assert cp.firmware._m is None and _loaded() == []
+    finally:
+        _restore(saved)
+
+
+def test_a_stored_list_holds_no_module_between_uses():
+    # cp.local_list is the list's version: the list's code comes for a lookup or a call only
+    saved = _forget()
+    try:
+        cp, link = _booted()
+        assert cp.local_list is None
+        f = _ask(cp, link, "SendLocalList", {"listVersion": 3, "updateType": "Full", "localAuthorizationList": [
+            {"idTag": "A", "idTagInfo": {"status": "Accepted"}}]})
+        assert f[2] == {"status": "Accepted"} and cp.local_list == 3 and _loaded() == []
+        seen = []
+        cp.config.values["LocalPreAuthorize"] = True
+        cp.authorize("A", seen.append)  # accepted by the list: no Authorize
+        assert seen == [{"status": "Accepted"}] and _loaded() == []
+        f = _ask(cp, link, "SendLocalList", {"listVersion": 4, "updateType": "Full"})
+        assert f[2] == {"status": "Accepted"} and cp.local_list is None and _loaded() == []
     finally:
         _restore(saved)

@@ -6,7 +6,8 @@
 import json
 import sys
 
-from mpy_ocpp import ChargePoint, clock, local_auth_list, remote_trigger, reservation, smart_charging
+from mpy_ocpp import (ChargePoint, clock, local_auth_list, local_auth_list_calls, remote_trigger, reservation,
+                      smart_charging)
 from mpy_ocpp.store import Store
 from tests_host.mpy.fakes import Link, state_dir
 
@@ -136,7 +137,8 @@ def test_a_message_in_blocks_is_read_as_a_whole():
                                                  "localAuthorizationList": entries}])
     assert _feed(cp, link, _blocks(text, list(range(512, len(text), 512)))) == [
         [3, "b4", {"status": "Accepted"}]]
-    assert cp.local_list.count == 50 and cp.local_list.lookup("T049") == {"status": "Accepted"}
+    assert local_auth_list_calls.LocalList(cp).count == 50
+    assert local_auth_list_calls.lookup(cp, "T049") == {"status": "Accepted"}
 
 
 def test_a_message_in_blocks_lets_each_block_go_once_parsed():

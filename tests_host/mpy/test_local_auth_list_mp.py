@@ -5,7 +5,7 @@ import gc
 import json
 import os
 
-from mpy_ocpp import ChargePoint, clock, local_auth_list
+from mpy_ocpp import ChargePoint, clock, local_auth_list, local_auth_list_calls
 from mpy_ocpp.store import Store
 from tests_host.mpy.fakes import Link, state_dir
 
@@ -80,14 +80,12 @@ def test_keys_and_profile():
     assert cp.config.change("LocalAuthListMaxLength", "9") == "Rejected"
 
 
-def _lookup(cp, tag):  # cp.local_list is None while no list is stored
-    ll = cp.local_list
-    return ll.lookup(tag) if ll else None
+def _lookup(cp, tag):  # the core looks only while a list is stored (cp.local_list, its version)
+    return local_auth_list_calls.lookup(cp, tag) if cp.local_list else None
 
 
 def _count(cp):
-    ll = cp.local_list
-    return ll.count if ll else 0
+    return local_auth_list_calls.LocalList(cp).count
 
 
 def test_full_and_differential_updates_and_versions():
@@ -130,7 +128,7 @@ def test_full_and_differential_updates_and_versions():
     assert _version(cp2, link2) == 0 and cp2.local_list is None
     assert _send(cp2, link2, 1, "Differential", [_e("S")]) == "Accepted"
     assert _version(cp2, link2) == 1
-    assert _booted(d)[0].local_list.lookup("S") == {"status": "Accepted"}
+    assert local_auth_list_calls.lookup(_booted(d)[0], "S") == {"status": "Accepted"}
 
 
 def test_a_tag_listed_twice_takes_its_last_entry():
@@ -149,10 +147,10 @@ def test_limits_failed_and_callerror():
     cp.config.set_default("LocalAuthListMaxLength", 3)
     assert _send(cp, link, 1, "Full", [_e("A"), _e("B"), _e("C")]) == "Accepted"
     assert _send(cp, link, 2, "Differential", [_e("D")]) == "Failed"
-    assert _version(cp, link) == 1 and cp.local_list.lookup("D") is None
+    assert _version(cp, link) == 1 and local_auth_list_calls.lookup(cp, "D") is None
     assert _send(cp, link, 2, "Differential", [_e("D"), {"idTag": "A"}]) == "Accepted"  # 3 again
     assert _send(cp, link, 3, "Full", [_e("1"), _e("2"), _e("3"), _e("4")]) == "Failed"
-    assert cp.local_list.lookup("D") == {"status": "Accepted"}
+    assert local_auth_list_calls.lookup(cp, "D") == {"status": "Accepted"}
     assert _send(cp, link, 0, "Full", [_e("A")]) == "Failed"  # version 0 = no list
     assert _send(cp, link, -1, "Full", [_e("A")]) == "Failed"
     cp.config.set_default("SendLocalListMaxLength", 2)
@@ -166,11 +164,11 @@ def test_disabled_list_is_not_consulted():
     cp, link = _booted()
     assert _send(cp, link, 1, "Full", [_e("A", "Blocked")]) == "Accepted"
     assert cp.config.change("LocalAuthListEnabled", "false") == "Accepted"
-    assert cp.local_list.lookup("A") is None
+    assert local_auth_list_calls.lookup(cp, "A") is None
     assert _version(cp, link) == 1  # still installed, still updated
     assert _send(cp, link, 2, "Differential", [_e("B")]) == "Accepted"
     assert cp.config.change("LocalAuthListEnabled", "true") == "Accepted"
-    assert cp.local_list.lookup("B") == {"status": "Accepted"}
+    assert local_auth_list_calls.lookup(cp, "B") == {"status": "Accepted"}
 
 
 def test_offline_authorization_from_the_list():
@@ -203,7 +201,7 @@ def test_conflict_with_the_csms_is_reported_on_connector_0():
     assert [(p["connectorId"], p["status"], p["errorCode"]) for p in sn] == [
         (0, "Available", "LocalListConflict"), (0, "Available", "NoError"),
         (0, "Available", "LocalListConflict"), (0, "Available", "NoError")]
-    assert cp.local_list.lookup("A") == {"status": "Accepted"}  # the list is not changed
+    assert local_auth_list_calls.lookup(cp, "A") == {"status": "Accepted"}  # the list is not changed
 
 
 def test_conflict_in_a_start_transaction_answer_is_reported_too():
@@ -226,7 +224,7 @@ def test_conflict_in_a_start_transaction_answer_is_reported_too():
     sn = [(m[3]["connectorId"], m[3]["errorCode"]) for m in link.sent[n:]
           if m[0] == 2 and m[2] == "StatusNotification"]
     assert [e for e in sn if e[0] == 0] == [(0, "LocalListConflict"), (0, "NoError")]
-    assert cp.local_list.lookup("A") == {"status": "Accepted"}  # the list is not changed
+    assert local_auth_list_calls.lookup(cp, "A") == {"status": "Accepted"}  # the list is not changed
 
 
 def test_five_hundred_entries_in_chunks():
@@ -237,16 +235,16 @@ def test_five_hundred_entries_in_chunks():
         chunk = [_e(t, "Accepted" if i % 7 else "Blocked", parentIdTag="P%d" % (i % 3))
                  for i, t in enumerate(tags) if i // 50 == v]
         assert _send(cp, link, v + 1, "Full" if v == 0 else "Differential", chunk) == "Accepted"
-    assert _version(cp, link) == 10 and cp.local_list.count == 500
+    assert _version(cp, link) == 10 and local_auth_list_calls.LocalList(cp).count == 500
     assert os.stat(d + "/locallist.bin")[6] == 4 + 500 * 45
-    ll = _booted(d)[0].local_list
+    cp2 = _booted(d)[0]
     gc.collect()
     for i, t in enumerate(tags):
-        assert ll.lookup(t) == {"status": "Accepted" if i % 7 else "Blocked",
+        assert local_auth_list_calls.lookup(cp2, t) == {"status": "Accepted" if i % 7 else "Blocked",
                                 "parentIdTag": "P%d" % (i % 3)}, t
     assert _send(cp, link, 11, "Differential", [_e(tags[0])]) == "Accepted"
     assert _send(cp, link, 12, "Differential", [_e("NEW")]) == "Failed"  # 501 > 500
-    assert cp.local_list.count == 500
+    assert local_auth_list_calls.LocalList(cp).count == 500
 
 
 def test_power_cut_while_writing():
@@ -255,8 +253,8 @@ def test_power_cut_while_writing():
     assert _send(cp, link, 4, "Full", [_e("A"), _e("B")]) == "Accepted"
     name = d + "/locallist.bin"
     os.rename(name, name + ".tmp")  # FAT: cut after removing the old file, before the rename
-    ll = _booted(d)[0].local_list
-    assert ll.version == 4 and ll.lookup("B") == {"status": "Accepted"}
+    cp = _booted(d)[0]
+    assert cp.local_list == 4 and local_auth_list_calls.lookup(cp, "B") == {"status": "Accepted"}
     with open(name, "rb") as f:
         data = f.read()
     os.remove(name)
@@ -265,7 +263,7 @@ def test_power_cut_while_writing():
     cp, link = _booted(d)
     assert cp.local_list is None
     assert _send(cp, link, 1, "Differential", [_e("C")]) == "Accepted"
-    assert cp.local_list.count == 1 and cp.local_list.lookup("A") is None
+    assert local_auth_list_calls.LocalList(cp).count == 1 and local_auth_list_calls.lookup(cp, "A") is None
 
 
 def test_tags_are_found_in_any_case():
@@ -280,7 +278,7 @@ def test_tags_are_found_in_any_case():
     assert _lookup(cp, "X\u00c9") is None
     assert _send(cp, link, 2, "Differential", [{"idTag": "ABC1"}]) == "Accepted"
     assert _count(cp) == 2 and _lookup(cp, "abc1") is None
-    assert _booted(d)[0].local_list.lookup("cArD") == {"status": "Accepted"}
+    assert local_auth_list_calls.lookup(_booted(d)[0], "cArD") == {"status": "Accepted"}
 
 
 def test_a_list_written_before_tags_were_folded_is_set_aside():
@@ -294,4 +292,5 @@ def test_a_list_written_before_tags_were_folded_is_set_aside():
     assert cp.local_list is None
     assert "locallist.bin.bad" in os.listdir(d)
     assert _send(cp, link, 1, "Full", [_e("abc")]) == "Accepted"
-    assert cp.local_list.lookup("ABC") == {"status": "Accepted"}
+    assert local_auth_list_calls.lookup(cp, "ABC") == {"status": "Accepted"}
+
