@@ -462,8 +462,9 @@ class ChargePoint:
             return cb({"status": "Accepted"})
         cfg = self.config.values
         info = None
-        if self.local_list:  # the Local Authorization List before the cache (1.6: self.v is ocpp16)
-            info = self.v.run_in("local_auth_list_calls", "lookup", self, id_tag)
+        if self.local_list:  # the Local Authorization List before the cache (a 1.6 profile)
+            from .ocpp16 import run_in  # (not self.v's: a 1.6 list serves 2.0.1 too)
+            info = run_in("local_auth_list_calls", "lookup", self, id_tag)
         if info is None and cfg["AuthorizationCacheEnabled"]:
             info = self.cache.lookup(id_tag)
         cached = info is not None and info["status"] == "Accepted"
@@ -477,7 +478,8 @@ class ChargePoint:
                 return cb(self._offline(info))
             got = self.v.id_info(res)
             if self.local_list:
-                self.v.run_in("local_auth_list_calls", "check", self, id_tag, got)  # LocalListConflict
+                from .ocpp16 import run_in
+                run_in("local_auth_list_calls", "check", self, id_tag, got)  # LocalListConflict
             self.remember(id_tag, got, kind)
             cb(got)
         self.call("Authorize", self.v.authorize(id_tag, kind), done, prio=_AUTH)

@@ -216,8 +216,9 @@ class Connector:
     def started(self, tx, info):
         """The CSMS confirmed the StartTransaction of `tx` with this idTagInfo."""
         cp = self.cp
-        if cp.local_list:  # LocalListConflict, as for Authorize (1.6: cp.v is ocpp16)
-            cp.v.run_in("local_auth_list_calls", "check", cp, tx.id_tag, info)
+        if cp.local_list:  # LocalListConflict, as for Authorize
+            from .ocpp16 import run_in
+            run_in("local_auth_list_calls", "check", cp, tx.id_tag, info)
         cp.remember(tx.id_tag, info, tx.kind)
         if info["status"] != "Accepted":
             tx.deauthorized = True

@@ -294,3 +294,16 @@ def test_a_list_written_before_tags_were_folded_is_set_aside():
     assert _send(cp, link, 1, "Full", [_e("abc")]) == "Accepted"
     assert local_auth_list_calls.lookup(cp, "ABC") == {"status": "Accepted"}
 
+
+
+def test_a_list_stored_under_1_6_serves_a_2_0_1_session():
+    # a build with both versions: the CSMS may pick 2.0.1 while a 1.6 list is on flash
+    from mpy_ocpp import ocpp201
+    d = _dir()
+    cp, link = _booted(d)
+    assert _send(cp, link, 2, "Full", [_e("A"), _e("B", "Blocked")]) == "Accepted"
+    cp = ChargePoint("CP_1", Link(), Store(d), connectors=1, profiles=(local_auth_list,), versions=(ocpp201,))
+    assert cp.version == "2.0.1" and cp.local_list == 2
+    seen = []
+    cp.authorize("B", seen.append)  # offline: the list decides
+    assert seen == [{"status": "Blocked"}]
