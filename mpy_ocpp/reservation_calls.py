@@ -26,6 +26,7 @@ def ReserveNow(cp, p):
             or (cid == 0 and not cp.config["ReserveConnectorZeroSupported"])):
         return {"status": "Rejected"}
     old = r._find(p["reservationId"])
+    unsaved = r.unsaved  # a refusal leaves the list, and so its file, as they were
     if old:  # the same reservationId replaces it (kept if the new one cannot be made)
         r.items.remove(old)
     status = _state(r, cid)
@@ -33,6 +34,7 @@ def ReserveNow(cp, p):
         r.items.append([p["reservationId"], cid, p["idTag"], p.get("parentIdTag"), exp])
         if not r._save():  # not on flash: it would vanish at a reboot
             r.items.pop()
+            r.unsaved = unsaved
             status = "Rejected"
     if old and status != "Accepted":
         r.items.append(old)
@@ -68,6 +70,8 @@ def _match(e, tag, parent):
 
 
 class Reservations:
+    unsaved = False  # the file lags behind (flash full): held until a write succeeds
+
     def __init__(self, cp):
         self.cp = cp
         n = len(cp.connectors)
@@ -186,13 +190,14 @@ class Reservations:
         return n
 
     def _save(self):
+        self.unsaved = not self.cp.store.save(_FILE, self.items)
         self._schedule()
-        return self.cp.store.save(_FILE, self.items)
+        return not self.unsaved
 
     def _schedule(self):
         """After every change: the next expiry check; held as cp.reservation while there are
-        reservations."""
-        self.cp.reservation = self if self.items else None
+        reservations (or the file still has ended ones: made afresh, this would read them)."""
+        self.cp.reservation = self if self.items or self.unsaved else None
         if not self.items:
             self.due = None
             return

@@ -2,7 +2,8 @@
 # output. Decisions (README / DESIGN say the same):
 # - connector.limit, handed to the firmware's on_limit, is always amps per phase rounded to
 #   0.1 A (the control pilot signals amps); W converts with `voltage` (230 V) × numberPhases
-#   (3 when the period does not say). None = no limit.
+#   (3 when the period does not say). None = no limit. `voltage` and `max_current` are class
+#   attributes of smart_charging_calls.SmartCharging: a firmware sets them there.
 # - Effective limit = min(ChargePointMaxProfile, TxProfile in effect, else TxDefaultProfile).
 #   The ChargePointMaxProfile applies in full to each connector (it is not shared out).
 #   Within a purpose the highest stack level in effect wins; a TxDefaultProfile of the

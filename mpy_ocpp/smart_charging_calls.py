@@ -82,6 +82,7 @@ def _flat(ps):
 
 
 class SmartCharging:
+    unsaved = False  # the file lags behind (flash full): held until a write succeeds
     voltage = 230  # V per phase, for W <-> A
     max_current = 32.0  # A per phase: what GetCompositeSchedule shows where no profile limits
 
@@ -103,7 +104,7 @@ class SmartCharging:
         """After loading or changing: held as cp.smart_charging while a profile is installed or
         waits for its transaction; without one, no connector is limited."""
         cp = self.cp
-        if self.profiles or any(self._pending):
+        if self.profiles or any(self._pending) or self.unsaved:
             cp.smart_charging = self
         else:
             cp.smart_charging = None
@@ -140,10 +141,12 @@ class SmartCharging:
         if len(keep) >= self.cp.config["MaxChargingProfilesInstalled"]:
             return False
         keep.append(e)
-        old = self.profiles
+        old, unsaved = self.profiles, self.unsaved
         if self._set(keep):
             return True
-        self.profiles = old  # not on flash: refused (ClearChargingProfile takes effect in RAM)
+        # not on flash: refused, the profiles and their file as they were (ClearChargingProfile
+        # takes effect in RAM)
+        self.profiles, self.unsaved = old, unsaved
         self._held()
         return False
 
@@ -152,8 +155,9 @@ class SmartCharging:
         saved = self._saved()
         self.profiles = profiles
         self._due = None
+        self.unsaved = not (self._saved() == saved or self.cp.store.save(_FILE, self._saved()))
         self._held()
-        return self._saved() == saved or self.cp.store.save(_FILE, self._saved())
+        return not self.unsaved
 
     def _saved(self):
         out = []

@@ -219,3 +219,17 @@ def test_relative_start_follows_a_clock_change():
         assert sc._starts[1] == before + 3600 and cp.connectors[1].limit == 16.0
     finally:
         clock.offset = saved
+
+
+def test_a_clear_the_flash_could_not_take_is_not_undone():
+    # the object stays while its file lags behind: one made afresh would read the cleared one
+    d = _dir()
+    cp = _cp(d)
+    assert _set(cp, 0, _prof(1, "TxDefaultProfile", [16.0])) == "Accepted"
+    save = cp.store.save
+    cp.store.save = lambda name, data: False  # flash full
+    assert smart_charging_calls.ClearChargingProfile(cp, {"id": 1})["status"] == "Accepted"
+    assert cp.smart_charging is not None and _ids(cp) == []
+    cp.store.save = save
+    assert _set(cp, 0, _prof(2, "TxDefaultProfile", [10.0])) == "Accepted"
+    assert _ids(cp) == [2] and _ids(_cp(d)) == [2]
