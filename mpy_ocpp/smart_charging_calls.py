@@ -155,7 +155,8 @@ class SmartCharging:
         saved = self._saved()
         self.profiles = profiles
         self._due = None
-        self.unsaved = not (self._saved() == saved or self.cp.store.save(_FILE, self._saved()))
+        if self.unsaved or self._saved() != saved:  # a file that lags behind is written again
+            self.unsaved = not self.cp.store.save(_FILE, self._saved())
         self._held()
         return not self.unsaved
 

@@ -231,5 +231,8 @@ def test_a_clear_the_flash_could_not_take_is_not_undone():
     assert smart_charging_calls.ClearChargingProfile(cp, {"id": 1})["status"] == "Accepted"
     assert cp.smart_charging is not None and _ids(cp) == []
     cp.store.save = save
+    _start(cp, 1)  # a change of nothing (the transaction's TxProfiles) writes the file again
+    cp.loop()
+    assert cp.smart_charging is None and _ids(_cp(d)) == []
     assert _set(cp, 0, _prof(2, "TxDefaultProfile", [10.0])) == "Accepted"
     assert _ids(cp) == [2] and _ids(_cp(d)) == [2]
