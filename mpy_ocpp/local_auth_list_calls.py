@@ -1,8 +1,8 @@
 # The Local Auth List Management profile's list and calls from the CSMS (local_auth_list.py
-# declares the profile). Imported for one call, or at boot, and let go (ocpp16.load); a
-# LocalList holds it while a list is stored: `cp.local_list`, None when there is none. An
-# update streams the old file and the sorted changes into a new file that then replaces it
-# (atomic, like store.Store.write).
+# declares the profile). Imported for one call, one lookup or the boot's check, and let go
+# (ocpp16.load, run_in): nothing of it is held, `cp.local_list` is only the stored list's
+# version (None without one). An update streams the old file and the sorted changes into a
+# new file that then replaces it (atomic, like store.Store.write).
 import os
 
 from . import clock

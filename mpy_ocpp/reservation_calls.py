@@ -17,14 +17,13 @@ _EXP = const(4)
 _DOWN = ("Faulted", "Unavailable")  # a reservation ends when its connector is in one
 
 
-
 def ReserveNow(cp, p):
-    r = cp.reservation or Reservations(cp)
     cid = p["connectorId"]
     exp = clock.parse(p["expiryDate"])
     if (not 0 <= cid < len(cp.connectors) or exp is None or exp <= clock.now()
             or (cid == 0 and not cp.config["ReserveConnectorZeroSupported"])):
         return {"status": "Rejected"}
+    r = cp.reservation or Reservations(cp)
     old = r._find(p["reservationId"])
     unsaved = r.unsaved  # a refusal leaves the list, and so its file, as they were
     if old:  # the same reservationId replaces it (kept if the new one cannot be made)

@@ -358,7 +358,7 @@ def composite(self, c, t0, duration, w):
     """GetCompositeSchedule's chargingSchedule for connector c from time t0 (unit W if w)."""
     if c.tx is not self._txs[c.id]:  # made for this call: where the transaction started
         self.update(ticks_ms())
-    rel = self._starts[c.id] if c.tx is not None and c.tx is self._txs[c.id] else t0
+    rel = self._starts[c.id] if c.tx is not None else t0
     periods = []
     t = t0
     mr = None
