@@ -1,21 +1,17 @@
 # Authorization Cache (OCPP 1.6 §3.5.1): the idTagInfo of recently seen tags, bounded and
-# persisted, consulted for LocalPreAuthorize and LocalAuthorizeOffline.
+# persisted, consulted for LocalPreAuthorize and LocalAuthorizeOffline. The cache is its file:
+# the version module's cache(cp) makes an AuthorizationCache for one use (1.6 loads this
+# module for it too: an idle charger holds none of it).
 from . import clock
 from .store import NONE, rows
+from .transaction import same
 
 _FILE = "authcache.json"
 
 
-def same(a, b):
-    """idTags are CiString (1.6 IdToken, 2.0.1 idToken): equal but for the case of ASCII
-    letters, folded as bytes.upper() folds them on every runtime. None matches nothing."""
-    return a is not None and b is not None and (
-        a == b or len(a) == len(b) and a.encode().upper() == b.encode().upper())
-
-
 class AuthorizationCache:
-    def __init__(self, store, size=32):
-        self.store = store
+    def __init__(self, cp, size=32):  # the cache of ChargePoint cp (version modules: cache(cp))
+        self.store = store = cp.store
         self.size = size
         # [idTag, status, expiry seconds or None, parent]; the newest `size` of a longer file
         self.entries = store.load(_FILE, [], lambda d: rows(d, str, str, (int, NONE), (str, NONE)))[-size:]
@@ -67,5 +63,5 @@ class AuthorizationCache:
 
 
 def ClearCache(cp, p):  # 1.6 Core, 2.0.1 C11: the same cache, the same answer
-    cp.cache.clear()
+    AuthorizationCache(cp).clear()
     return {"status": "Accepted"}

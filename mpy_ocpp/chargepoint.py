@@ -2,12 +2,12 @@
 # queue (one call in flight) and the incoming calls.
 
 from . import clock, rpc, validate
-from .authorization_cache import AuthorizationCache, same
 from .compat import log, ticks_diff, ticks_ms
 from .config import Config
 from .connector import Connector, later
 from .journal import Journal
 from .metering import MEASURANDS, inputs
+from .transaction import same
 
 _BOOT = const(0)  # priorities: lower goes first, FIFO within one
 _AUTH = const(1)
@@ -22,12 +22,7 @@ _CB = const(3)
 _TX = const(4)
 _AT = const(5)  # ticks when queued
 
-_AVAIL = "availability.json"
 MAX_CONNECTORS = const(32)  # each costs a Connector and a queued status: ~250 B of heap (32-bit)
-
-
-def _bools(doc):
-    return type(doc) is list and all([type(a) is bool for a in doc])
 
 
 class ChargePoint:
@@ -47,7 +42,6 @@ class ChargePoint:
             ["Core"] + [p.PROFILE for p in self.profiles if hasattr(p, "PROFILE")]))
         # profiles: setup(cp) declares their keys and state; loop(cp, now) runs every loop()
         self._loops = tuple([p.loop for p in self.profiles if hasattr(p, "loop")])
-        self.cache = AuthorizationCache(store)
         self.connectors = [Connector(self, i) for i in range(connectors + 1)]
         # the profiles' state, set by their setup(); None = the profile is not in this build
         self.local_list = self.reservation = self.smart_charging = self.firmware = self.security = None
@@ -61,10 +55,12 @@ class ChargePoint:
                 p.setup(self)
         cfg.load()
         cfg.on_change = self._config_changed
-        for c, a in zip(self.connectors, store.load(_AVAIL, (), _bools)):
+        for c, a in zip(self.connectors, store.load("availability.json", (), lambda d: type(d) is list and all(
+                [type(a) is bool for a in d]))):
             c.available = a
         self.journal = Journal(self, journal_size)
         self._use(versions[0])
+        self.v.cache(self)  # read once at boot: a damaged cache file is set aside now
         self._nego = None
         if len(versions) > 1:
             from . import negotiation  # in 2.0.1 builds only
@@ -171,14 +167,14 @@ class ChargePoint:
         tx = self._txe[_TX]
         self._txe = None
         if res is None:
-            cfg = self.config.values
+            cfg = self.config
             self.journal.failed(tx, cfg["TransactionMessageAttempts"],
                                 cfg["TransactionMessageRetryInterval"])
         else:
             self.journal.done(tx, res)
 
     def _timers(self, now):
-        hb = self.config.values["HeartbeatInterval"]
+        hb = self.config["HeartbeatInterval"]
         if hb and ticks_diff(now, self._hb_due) >= 0:
             self._hb_due = later(now, hb)
             if not self._has("Heartbeat"):
@@ -197,7 +193,7 @@ class ChargePoint:
                 self.resetting = None
 
     def _connect(self):
-        key = self.config.values["AuthorizationKey"]  # Basic auth only with a key (profile 1/2)
+        key = self.config["AuthorizationKey"]  # Basic auth only with a key (profile 1/2)
         self._prepare()
         self.transport.connect(self.id if key else None, key or None)
 
@@ -224,7 +220,7 @@ class ChargePoint:
     def _set_ping(self):
         f = getattr(self.transport, "set_ping", None)  # optional in the transport interface
         if f:
-            f(self.config.values["WebSocketPingInterval"])
+            f(self.config["WebSocketPingInterval"])
 
     def _link(self, online):
         self.online = online
@@ -285,7 +281,7 @@ class ChargePoint:
         if self._send([rpc.CALL, mid, best[_ACTION], payload]):
             self.queue.remove(best)
             self.pending = (mid, best, now)
-            self._hb_due = later(now, self.config.values["HeartbeatInterval"])
+            self._hb_due = later(now, self.config["HeartbeatInterval"])
 
     def _failed(self, e):
         """A call got a CALLERROR or no answer (the journal retries transaction messages)."""
@@ -423,7 +419,7 @@ class ChargePoint:
             self.accepted = True
             if interval > 0:
                 self.config.values["HeartbeatInterval"] = interval
-            self._hb_due = later(now, self.config.values["HeartbeatInterval"])
+            self._hb_due = later(now, self.config["HeartbeatInterval"])
             self._align()
         else:
             self._boot_due = later(now, interval if interval > 0 else 30)
@@ -452,21 +448,21 @@ class ChargePoint:
         self.call("StatusNotification", p)
 
     def remember(self, id_tag, info, kind=None):
-        if self.config.values["AuthorizationCacheEnabled"] and kind != "Central":  # 2.0.1: never cached
-            self.cache.update(id_tag, info)
+        if self.config["AuthorizationCacheEnabled"] and kind != "Central":  # 2.0.1: never cached
+            self.v.cache(self).update(id_tag, info)
 
     def authorize(self, id_tag, cb, kind="ISO14443"):
         """Decide on an idTag: cache, then the CSMS, then the offline rules. cb(info or None).
         kind: the 2.0.1 idToken type (NoAuthorization: a start button, accepted here)."""
         if kind == "NoAuthorization":
             return cb({"status": "Accepted"})
-        cfg = self.config.values
+        cfg = self.config
         info = None
         if self.local_list:  # the Local Authorization List before the cache (a 1.6 profile)
             from .ocpp16 import run_in  # (not self.v's: a 1.6 list serves 2.0.1 too)
             info = run_in("local_auth_list_calls", "lookup", self, id_tag)
         if info is None and cfg["AuthorizationCacheEnabled"]:
-            info = self.cache.lookup(id_tag)
+            info = self.v.cache(self).lookup(id_tag)
         cached = info is not None and info["status"] == "Accepted"
         if cached and (cfg["LocalPreAuthorize"] if self.online else cfg["LocalAuthorizeOffline"]):
             return cb(info)
@@ -485,7 +481,7 @@ class ChargePoint:
         self.call("Authorize", self.v.authorize(id_tag, kind), done, prio=_AUTH)
 
     def _offline(self, info):
-        cfg = self.config.values
+        cfg = self.config
         if info is not None:
             return info if cfg["LocalAuthorizeOffline"] else None
         return {"status": "Accepted"} if cfg["AllowOfflineTxForUnknownId"] else None
@@ -542,7 +538,7 @@ class ChargePoint:
         cs = self.connectors if cid == 0 else (self.connectors[cid],)
         k = self.connectors[cid]
         old, k.available = k.available, available
-        if not self.store.save(_AVAIL, [c.available for c in self.connectors]):
+        if not self.store.save("availability.json", [c.available for c in self.connectors]):
             k.available = old
             return None
         return available or not any(c.tx for c in cs)
@@ -593,11 +589,11 @@ class ChargePoint:
 
     def _align(self):
         """Schedule the next clock-aligned sample (ClockAlignedDataInterval)."""
-        iv = self.config.values["ClockAlignedDataInterval"]
+        iv = self.config["ClockAlignedDataInterval"]
         self._aligned_due = later(ticks_ms(), iv - clock.now() % iv) if iv else None
 
     def _config_changed(self, name):
-        v = self.config.values
+        v = self.config
         if name == "HeartbeatInterval":
             self._hb_due = later(ticks_ms(), v[name])
         elif name == "ClockAlignedDataInterval":
@@ -611,4 +607,4 @@ class ChargePoint:
             for c in self.connectors:
                 c._mv_due = later(ticks_ms(), v[name])
         elif name == "AuthorizationCacheEnabled" and not v[name]:
-            self.cache.clear()
+            self.v.cache(self).clear()

@@ -76,21 +76,19 @@ class Config:
         self.store = store
         self.measurand_ok = measurand_ok
         self.connectors = connectors
-        self.more = []  # the key tables added to CORE (a copy of CORE would take heap)
+        self.tables = [CORE]  # CORE and the key tables added to it (not copies: they stay in flash)
         self.checks = {}  # custom validators of declared keys
+        # The values set (from flash, by the CSMS, by set_default); a key that has none reads
+        # its default from its table, in flash (a dict of every key took ~600 B of heap)
         self.values = {}
         self.gen = 0  # of the KEEP values
-        for k in CORE:
-            self.values[k[0]] = k[3]
         self.on_change = None  # f(name), set by ChargePoint
 
     def add(self, table):
         """A profile's keys: a tuple of (name, kind, flags, default) entries like CORE, made of
         constants so that it stays in flash on a frozen build (a custom key's entry would take
         32 B of heap). Checks go in `checks`."""
-        self.more.append(table)
-        for k in table:
-            self.values[k[0]] = k[3]
+        self.tables.append(table)
 
     def declare(self, name, kind, default, flags=0, check=None):
         """Add a key (a custom one). `check(value) -> bool` for extra validation."""
@@ -99,12 +97,27 @@ class Config:
             self.checks[name] = check
 
     def keys(self):  # every key entry, CORE's first
-        yield from CORE
-        for t in self.more:
+        for t in self.tables:
             yield from t
 
-    def __getitem__(self, name):
-        return self.values[name]
+    def __getitem__(self, name):  # allocates nothing: loop() reads keys
+        v = self.values
+        if name in v:
+            return v[name]
+        k = self.entry(name)
+        if k:
+            return k[3]
+        raise KeyError(name)
+
+    def value(self, k):  # of key entry k
+        return self.values.get(k[0], k[3])
+
+    def entry(self, name):
+        """The key entry of exactly this name, or None (no generator: nothing allocated)."""
+        for t in self.tables:
+            for k in t:
+                if k[0] == name:
+                    return k
 
     def set_default(self, name, value):
         self.values[name] = value
@@ -146,7 +159,7 @@ class Config:
     def _secrets(self):
         doc = {_GEN: self.gen}
         for k in self._kept():
-            doc[k[0]] = _text(k[1], self.values[k[0]])
+            doc[k[0]] = _text(k[1], self.value(k))
         return doc
 
     def _secret_ok(self, d):
@@ -159,9 +172,9 @@ class Config:
 
     def find(self, name):
         """The key entry for a name (keys are case-insensitive CiStrings), or None."""
-        for k in self.keys():  # the exact spelling first
-            if k[0] == name:
-                return k
+        k = self.entry(name)  # the exact spelling first
+        if k:
+            return k
         n = name.lower()
         for k in self.keys():
             if k[0].lower() == n:
@@ -190,7 +203,8 @@ class Config:
 
     def _list(self, k, text, strict):
         items = [i.strip() for i in text.split(",")] if text.strip() else []
-        limit = self.values.get(k[0] + "MaxLength")
+        m = self.entry(k[0] + "MaxLength")
+        limit = m and self.value(m)
         if limit is not None and len(items) > limit:
             return None
         for i in items:
@@ -218,7 +232,7 @@ class Config:
         v = self.parse(k, text)
         if v is None:
             return "Rejected"
-        old = self.values[k[0]]
+        old = self.value(k)
         self.values[k[0]] = v
         if old != v and k[2] & KEEP:  # the second copy first: the newer one wins at load()
             self.gen += 1
@@ -237,8 +251,8 @@ class Config:
     def save(self):
         doc = {_GEN: self.gen} if self.gen else {}
         for k in self.keys():
-            if not k[2] & RO and self.values[k[0]] != k[3]:
-                doc[k[0]] = _text(k[1], self.values[k[0]])
+            if not k[2] & RO and self.value(k) != k[3]:
+                doc[k[0]] = _text(k[1], self.value(k))
         return self.store.save(_FILE, doc)
 
     def get_configuration(self, names):
@@ -255,7 +269,7 @@ class Config:
             for name in names or self.keys():
                 k = name if type(name) is tuple else self.find(name)
                 if k is not None and not k[2] & (WO | V201):
-                    yield {"key": k[0], "readonly": bool(k[2] & RO), "value": _text(k[1], self.values[k[0]])}
+                    yield {"key": k[0], "readonly": bool(k[2] & RO), "value": _text(k[1], self.value(k))}
         out = {"configurationKey": known}
         if unknown:
             out["unknownKey"] = unknown

@@ -61,7 +61,7 @@ class Connector:
             self._report(now, "Faulted" if fault else "Available" if self.available else "Unavailable", err)
             return
         plugged = self.plugged() if self.plugged else self.session is not None or self.tx is not None
-        cfg = self.cp.config.values
+        cfg = self.cp.config
         if self.restored:
             self._reconcile(now, plugged)
         if not self.tx and self.operative and not fault and self.cp.v.begins(self, plugged):
@@ -135,13 +135,13 @@ class Connector:
         if status != self.live:
             self.live = status
             self._since = now
-        if ticks_diff(now, self._since) >= self.cp.config.values["MinimumStatusDuration"] * 1000:
+        if ticks_diff(now, self._since) >= self.cp.config["MinimumStatusDuration"] * 1000:
             self.status = status
             self.reported_error = err
             self.cp.status_notification(self.id, status, err)
 
     def _energy_left(self, tx):
-        limit = self.cp.config.values["MaxEnergyOnInvalidId"]
+        limit = self.cp.config["MaxEnergyOnInvalidId"]
         return self.energy and self.energy() - tx.meter_start < limit
 
     def meter(self):

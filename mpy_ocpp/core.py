@@ -3,7 +3,6 @@
 from .compat import ticks_ms
 from .ocpp16 import run_in
 from .connector import later
-from .authorization_cache import ClearCache  # noqa: F401 (2.0.1's C11 too)
 from .rpc import CallError
 
 PROFILE = "Core"
@@ -25,6 +24,10 @@ def ChangeAvailability(cp, p):
 
 def ChangeConfiguration(cp, p):
     return {"status": cp.config.change(p["key"], p["value"])}
+
+
+def ClearCache(cp, p):  # authorization_cache's (2.0.1's C11 too), loaded for it
+    return run_in("authorization_cache", "ClearCache", cp, p)
 
 
 def DataTransfer(cp, p):

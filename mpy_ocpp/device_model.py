@@ -5,7 +5,6 @@
 # (flag V201, added by setup()); a few are read from the charge point ("=name").
 # Names are matched case-insensitively; only the Actual attribute exists.
 from . import certificates, clock
-from .config import BOOL, INT, MEASURANDS, MEMBERS, RO, STR, WO
 from .rpc import CallError
 
 # A component's name, then its variables: (variable, variable instance or None, Config key,
@@ -74,11 +73,15 @@ def _points(v):
     return all([i in _POINTS for i in items]) and len(set(items)) == len(items)
 
 
-# config's INT, STR, MEMBERS, RO, V201 as constants of this module: the table is one constant
-# in flash (built from the imported names, it would take heap)
+# config's kinds and flags as constants of this module: the table is one constant in flash
+# (built from imported names, it would take heap), and no imported name takes a global's slot
+_BOOL = const(0)
 _INT = const(1)
 _STR = const(2)
+_MEASURANDS = const(3)
 _MEMBERS = const(6)
+_RO = const(1)
+_WO = const(2)
 _RO_V201 = const(1 | 16)  # RO | V201
 _V201 = const(16)
 _KEYS = (("ItemsPerMessageGetReport", _INT, _RO_V201, 8), ("ItemsPerMessageGetVariables", _INT, _RO_V201, 16),
@@ -140,14 +143,14 @@ def _value(cp, r, evse):
         t = cp.transport
         return "3" if getattr(t, "client_cert", False) else "2" if getattr(t, "ctx", None) else "1"
     e = cp.config.find(k)
-    if e[2] & WO:
+    if e[2] & _WO:
         return None
-    v = cp.config.values[k]
-    return ("true" if v else "false") if e[1] == BOOL else str(v)
+    v = cp.config.value(e)
+    return ("true" if v else "false") if e[1] == _BOOL else str(v)
 
 
 def _too_many(cp, items, what):
-    if len(items) > cp.config.values["ItemsPerMessage" + what]:
+    if len(items) > cp.config["ItemsPerMessage" + what]:
         raise CallError("OccurenceConstraintViolation", "More than ItemsPerMessage%s" % what)
 
 
@@ -205,7 +208,7 @@ def _rows(cp, base):
     for r in _vars():
         if base == "SummaryInventory" and r[1] != "AvailabilityState":
             continue
-        if base == "ConfigurationInventory" and (r[3][0] == "=" or cp.config.find(r[3])[2] & RO):
+        if base == "ConfigurationInventory" and (r[3][0] == "=" or cp.config.find(r[3])[2] & _RO):
             continue
         for evse in range(1, n) if r[0] in _PER_EVSE else (0,):
             yield r, evse
@@ -220,24 +223,24 @@ def _item(cp, r, evse):
         var["instance"] = r[2]
     computed = r[3][0] == "="
     e = None if computed else cp.config.find(r[3])
-    flags = RO if computed else e[2]
-    attr = {"type": "Actual", "mutability": "WriteOnly" if flags & WO else "ReadOnly" if flags & RO
+    flags = _RO if computed else e[2]
+    attr = {"type": "Actual", "mutability": "WriteOnly" if flags & _WO else "ReadOnly" if flags & _RO
             else "ReadWrite", "persistent": not computed, "constant": r[3] in ("=model", "=vendor")}
     v = _value(cp, r, evse)
     if v is not None:
         attr["value"] = v[:2500]
-    kind = (BOOL if r[3] == "=available" else INT if r[3] in ("=certs", "=profile") else STR
+    kind = (_BOOL if r[3] == "=available" else _INT if r[3] in ("=certs", "=profile") else _STR
             if computed else e[1])
     return {"component": comp, "variable": var, "variableAttribute": [attr],
             "variableCharacteristics": {"dataType": _data_type(kind), "supportsMonitoring": False}}
 
 
 def _data_type(kind):
-    if kind == BOOL:
+    if kind == _BOOL:
         return "boolean"
-    if kind == INT:
+    if kind == _INT:
         return "integer"
-    return "MemberList" if kind == MEASURANDS or kind == MEMBERS else "string"
+    return "MemberList" if kind == _MEASURANDS or kind == _MEMBERS else "string"
 
 
 def GetBaseReport(cp, p):
@@ -249,7 +252,7 @@ def _report(cp, rid, base, seq):
     """NotifyReport number seq of the report: ItemsPerMessageGetReport items; the next part
     is queued when this one is answered (or given up), so one part is queued at a time, and
     its items are made while it is written (rpc.dump), one at a time."""
-    per = cp.config.values["ItemsPerMessageGetReport"]
+    per = cp.config["ItemsPerMessageGetReport"]
     lo, hi = seq * per, (seq + 1) * per
     n = 0
     for _ in _rows(cp, base):

@@ -1,13 +1,16 @@
 # The Firmware Management profile: UpdateFirmware and GetDiagnostics, with their status
 # notifications, run as state machines from loop() (nothing blocks; an idle loop() allocates
-# nothing). The firmware plugs its hooks into `cp.firmware` (an instance of Firmware):
+# nothing). The firmware plugs its hooks into `cp.firmware` (an instance of Firmware); a hook
+# left None (as all start) is the default one, in firmware_management_calls.py (the ESP32
+# board's download wraps the default one: `cp.firmware.http_download(url, path, sink)`):
 #
 #   download(url, path)  fetch the image; default: HTTP(S) GET into the file `path`
 #   install(path)        install it; default None (-> InstallationFailed). A board module
 #                        writes the OTA partition here and reboots: a reboot during
 #                        Installing means success, the next boot reports Installed.
 #   diagnostics(start, stop) -> path of the file to upload, or None (no diagnostics: the
-#                        answer has no fileName). start/stop: the CSMS's ISO times or None.
+#                        answer has no fileName; a hook that always returns None offers
+#                        none). start/stop: the CSMS's ISO times or None.
 #                        Default: a small text file with the charge point's state.
 #   upload(url, path)    send it; default: HTTP(S) PUT of the raw file to `url` (with the file
 #                        name appended when `url` ends in "/"); other schemes (ftp://) fail
@@ -41,11 +44,6 @@
 # in the state directory: a pending update (a reboot restarts its download or resumes the
 # wait for transactions), Installing (-> Installed at the next boot) and a final status until
 # the CSMS has it. A diagnostics upload is not persisted.
-import json
-
-from . import clock
-from .store import rm
-
 PROFILE = "FirmwareManagement"
 
 _FILE = "firmware.json"  # ["get", url, retrieve time, tries left, interval] / ["ready"] / ["done", status]
@@ -72,21 +70,20 @@ def loop(cp, now):
 
 
 class Firmware:
+    # Settings, hooks and read-outs are class attributes until set: an idle charge point's
+    # Firmware holds two names (a dict of 21 and three bound methods took ~300 B of heap). A
+    # hook left None is the default one (firmware_management_calls.py).
+    download = upload = diagnostics = install = digest = ca = None
+    verify = True
+    chunk = 1024
+    firmware_status = diagnostics_status = "Idle"  # the last ones sent
+    installing = False  # downloaded, until installed: new transactions should wait
+    _st = 0  # idle; the machine's states are firmware_management_calls'
+    _get = _diag = _job = _sig = _m = None
+
     def __init__(self, cp):
         self.cp = cp
-        self.firmware_status = self.diagnostics_status = "Idle"  # the last ones sent
-        self.download = self.http_download
-        self.install = None
-        self.diagnostics = self.diagnostics_file
-        self.upload = self.http_upload
-        self.digest = None
-        self.ca = None
-        self.verify = True
-        self.chunk = 1024
         self.image = cp.store.path + "/firmware.bin"
-        self._st = 0  # idle; the machine's states are firmware_management_calls'
-        self.installing = False  # downloaded, until installed: new transactions should wait
-        self._get = self._diag = self._job = self._tmp = self._req = self._sig = self._m = None
         if [n for n in cp.store.names("") if n in (_FILE, _SIGNED)]:  # work left from before a reboot
             self.machine().resume(self)
 
@@ -104,41 +101,7 @@ class Firmware:
             self._final = "InstallationFailed"
             self.cp.store.save(_FILE, ["done", self._final])
 
-    # the default hooks
-
-    def _transfer(self, url, path, put, sink=None):
-        from . import http  # only loaded when a default hook runs
-
-        ctx = None
-        if self.ca is None and self.verify:
-            ctx = getattr(self.cp.transport, "ctx", None)  # trust what the wss:// link trusts
-        return http.Transfer(url, path, put, self.ca, self.verify, ctx, self.chunk, sink=sink)
-
     def http_download(self, url, path, sink=None):
-        """The default download hook; `sink` (write/close) may take the body instead of `path`."""
-        return self._transfer(url, path, False, sink)
-
-    def http_upload(self, url, path):
-        if url[-1:] == "/":
-            url += path.rsplit("/", 1)[-1]
-        return self._transfer(url, path, True)
-
-    def diagnostics_file(self, start=None, stop=None):
-        cp = self.cp
-        now = clock.iso()
-        path = "%s/%s_%s.txt" % (cp.store.path, cp.id, now.replace("-", "").replace(":", ""))
-        try:
-            with open(path, "w") as f:
-                f.write("mpy_ocpp diagnostics of %s at %s (asked for %s to %s)\n" % (cp.id, now, start, stop))
-                f.write("boot %s\nonline %s accepted %s firmware %s\n" % (
-                    json.dumps(cp.boot), cp.online, cp.accepted, self.firmware_status))
-                for c in cp.connectors:
-                    f.write("connector %d %s %s transaction %s\n" % (
-                        c.id, c.status, c.reported_error, c.tx.id if c.tx else None))
-                for k in cp.config.get_configuration(None)["configurationKey"]():
-                    f.write("%s=%s\n" % (k["key"], k["value"]))
-        except OSError:  # flash full: no diagnostics (the caller logs it), no stray file
-            rm(path)
-            raise
-        self._tmp = path
-        return path
+        """The default download hook, for a hook of the firmware's that wraps it: `sink`
+        (write/close) may take the body instead of `path`."""
+        return self.machine().http_download(self, url, path, sink)

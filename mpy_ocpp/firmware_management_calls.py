@@ -1,8 +1,10 @@
 # Firmware Management's machine, and what its calls do (firmware_management.py has the hooks,
 # the state and the calls' entry points): UpdateFirmware and GetDiagnostics, then the update
-# and the upload step by step from loop(). Firmware.machine() imports it when a call, a
-# trigger or a record at boot needs it, and lets it go once nothing runs: frozen, an idle
-# charger holds none of its functions. Its functions take the Firmware as `self`.
+# and the upload step by step from loop(), and the default hooks. Firmware.machine() imports
+# it when a call, a trigger or a record at boot needs it, and lets it go once nothing runs:
+# frozen, an idle charger holds none of its functions. Its functions take the Firmware as `self`.
+import json
+
 from . import clock
 from .compat import log, ticks_diff, ticks_ms
 from .connector import later
@@ -59,6 +61,53 @@ def _close(job):
     c = getattr(job, "close", None)
     if c:
         c()
+
+
+def hook(self, name, default):
+    """The firmware's hook `name`, else (None) `default` for this Firmware."""
+    return getattr(self, name) or (lambda *a: default(self, *a))
+
+
+# the default hooks
+
+def _transfer(self, url, path, put, sink=None):
+    from . import http  # only loaded when a default hook runs
+
+    ctx = None
+    if self.ca is None and self.verify:
+        ctx = getattr(self.cp.transport, "ctx", None)  # trust what the wss:// link trusts
+    return http.Transfer(url, path, put, self.ca, self.verify, ctx, self.chunk, sink=sink)
+
+
+def http_download(self, url, path, sink=None):  # sink (write/close): the body, not into `path`
+    return _transfer(self, url, path, False, sink)
+
+
+def http_upload(self, url, path):
+    if url[-1:] == "/":
+        url += path.rsplit("/", 1)[-1]
+    return _transfer(self, url, path, True)
+
+
+def diagnostics_file(self, start=None, stop=None):
+    cp = self.cp
+    now = clock.iso()
+    path = "%s/%s_%s.txt" % (cp.store.path, cp.id, now.replace("-", "").replace(":", ""))
+    try:
+        with open(path, "w") as f:
+            f.write("mpy_ocpp diagnostics of %s at %s (asked for %s to %s)\n" % (cp.id, now, start, stop))
+            f.write("boot %s\nonline %s accepted %s firmware %s\n" % (
+                json.dumps(cp.boot), cp.online, cp.accepted, self.firmware_status))
+            for c in cp.connectors:
+                f.write("connector %d %s %s transaction %s\n" % (
+                    c.id, c.status, c.reported_error, c.tx.id if c.tx else None))
+            for k in cp.config.get_configuration(None)["configurationKey"]():
+                f.write("%s=%s\n" % (k["key"], k["value"]))
+    except OSError:  # flash full: no diagnostics (the caller logs it), no stray file
+        rm(path)
+        raise
+    self._tmp = path
+    return path
 
 
 def _record_ok(r):
@@ -171,7 +220,7 @@ def _save(self):
 def _update(self, now):
     st = self._st
     if st == _GET:
-        r = self._get.step(now, self.download, self.image, _try_download, self)
+        r = self._get.step(now, hook(self, "download", http_download), self.image, _try_download, self)
         if r is None:
             return
         self._get = None
@@ -268,7 +317,8 @@ def GetDiagnostics(cp, p):
     if self._diag:
         log("firmware: GetDiagnostics ignored, an upload is under way")
         return {}
-    path = _make(self, self.diagnostics, p.get("startTime"), p.get("stopTime"))
+    self._tmp = None  # the default hook's file: removed after the upload
+    path = _make(self, hook(self, "diagnostics", diagnostics_file), p.get("startTime"), p.get("stopTime"))
     if not path:
         return {}  # no diagnostics available
     _begin_upload(self, path, p["location"], p, None)
@@ -297,7 +347,7 @@ def _end_upload(self):
 
 
 def _upload(self, now):
-    r = self._diag.step(now, self.upload, self._path, _try_upload, self)
+    r = self._diag.step(now, hook(self, "upload", http_upload), self._path, _try_upload, self)
     if r is not None:
         _end_upload(self)
         _send_diag(self, "Uploaded" if r else "UploadFailed", self._req)

@@ -26,6 +26,60 @@ def _name(tx):
     return "tx%d.json" % tx.seq
 
 
+# At boot only, module functions that take the Journal as `self`: the class's dict stays at 17
+# names (a dict grows from 17 to 23 slots: 48 B of heap)
+
+def _load(self, name):
+    try:
+        tx = Transaction.restore(json.loads(self.store.read(name)))
+    except MemoryError:
+        raise  # not the record's fault: keep it
+    except Exception:  # not JSON (or gone): set aside below
+        tx = None
+    if tx is None or name != _name(tx) or tx.connector_id >= len(self.cp.connectors):
+        return self.store.quarantine(name)
+    self._add(tx)
+    tx.wait = ticks_add(ticks_ms(), max(0, min(tx.due - clock.now(), 86400)) * 1000)
+
+
+def _recover(self):
+    """A transaction the index knows but whose record is lost is stopped, owing the message
+    that ends it (its version's `lost`: meter readings and owed messages are gone); messages the CSMS answered just before a power cut
+    (1.6: StartTransaction, 2.0.1: events up to the indexed seqNo) are dropped. The index
+    follows the records."""
+    n = len(self.cp.connectors)
+    old = self.store.load(_INDEX, [], lambda d: type(d) is list and all([(  # 1.6 row, or 2.0.1's
+        rows([e], int, int, int, str, int) or rows([e], int, str, int, (str, NONE), int, int))
+        and 0 < e[0] and 0 < e[2] < n for e in d]))
+    for e in old:
+        tx = self._find(e[0])
+        if tx is None:
+            vs = [v for v in self.cp.versions if type(e[1]) is v.TX_ID]  # whose ids look like it
+            log("journal: transaction %s lost its record, %s" % (e[1], "stopped" if vs else "not reportable here"))
+            if vs:
+                tx = Transaction(e[2], e[3], None, e[4])
+                tx.seq, tx.id, tx.stopped = e[0], e[1], True
+                if len(e) > 5:  # 2.0.1: fewer than _EVERY events were answered since the index
+                    tx.seqno = e[5] + _EVERY  # was written: a gap, but no seqNo used twice
+                self._add(tx)
+                self.push(tx, *vs[0].lost(tx))
+            continue
+        if tx.id is None and not tx.lost and [tx.connector_id, tx.id_tag, tx.meter_start] == e[2:]:
+            tx.id = e[1]
+            tx.msgs.pop(0)
+        elif len(e) > 5 and tx.id == e[1] and tx.seqno < e[5]:
+            del tx.msgs[:e[5] - tx.seqno]
+            tx.seqno = e[5]
+        else:
+            continue
+        tx.tries = tx.due = 0
+        tx.wait = ticks_ms()
+        self.save(tx)
+    self.txs.sort(key=lambda t: t.seq)
+    if self._known() != old:
+        self._index()
+
+
 class Journal:
     def __init__(self, cp, size):
         self.cp = cp
@@ -34,63 +88,14 @@ class Journal:
         self.txs = []
         self.seq = self.order = 0
         for name in self.store.names("tx"):
-            self._load(name)
-        self._recover()
-
-    def _load(self, name):
-        try:
-            tx = Transaction.restore(json.loads(self.store.read(name)))
-        except MemoryError:
-            raise  # not the record's fault: keep it
-        except Exception:  # not JSON (or gone): set aside below
-            tx = None
-        if tx is None or name != _name(tx) or tx.connector_id >= len(self.cp.connectors):
-            return self.store.quarantine(name)
-        self._add(tx)
-        tx.wait = ticks_add(ticks_ms(), max(0, min(tx.due - clock.now(), 86400)) * 1000)
+            _load(self, name)
+        _recover(self)
 
     def _add(self, tx):
         self.txs.append(tx)
         self.seq = max(self.seq, tx.seq)
         for m in tx.msgs:
             self.order = max(self.order, m[0])
-
-    def _recover(self):
-        """A transaction the index knows but whose record is lost is stopped, owing the message
-        that ends it (its version's `lost`: meter readings and owed messages are gone); messages the CSMS answered just before a power cut
-        (1.6: StartTransaction, 2.0.1: events up to the indexed seqNo) are dropped. The index
-        follows the records."""
-        n = len(self.cp.connectors)
-        old = self.store.load(_INDEX, [], lambda d: type(d) is list and all([(  # 1.6 row, or 2.0.1's
-            rows([e], int, int, int, str, int) or rows([e], int, str, int, (str, NONE), int, int))
-            and 0 < e[0] and 0 < e[2] < n for e in d]))
-        for e in old:
-            tx = self._find(e[0])
-            if tx is None:
-                vs = [v for v in self.cp.versions if type(e[1]) is v.TX_ID]  # whose ids look like it
-                log("journal: transaction %s lost its record, %s" % (e[1], "stopped" if vs else "not reportable here"))
-                if vs:
-                    tx = Transaction(e[2], e[3], None, e[4])
-                    tx.seq, tx.id, tx.stopped = e[0], e[1], True
-                    if len(e) > 5:  # 2.0.1: fewer than _EVERY events were answered since the index
-                        tx.seqno = e[5] + _EVERY  # was written: a gap, but no seqNo used twice
-                    self._add(tx)
-                    self.push(tx, *vs[0].lost(tx))
-                continue
-            if tx.id is None and not tx.lost and [tx.connector_id, tx.id_tag, tx.meter_start] == e[2:]:
-                tx.id = e[1]
-                tx.msgs.pop(0)
-            elif len(e) > 5 and tx.id == e[1] and tx.seqno < e[5]:
-                del tx.msgs[:e[5] - tx.seqno]
-                tx.seqno = e[5]
-            else:
-                continue
-            tx.tries = tx.due = 0
-            tx.wait = ticks_ms()
-            self.save(tx)
-        self.txs.sort(key=lambda t: t.seq)
-        if self._known() != old:
-            self._index()
 
     def _find(self, seq):
         for t in self.txs:

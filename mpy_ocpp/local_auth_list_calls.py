@@ -230,7 +230,7 @@ class LocalList:
         """The idTagInfo the list holds for `tag` (status Expired once past its expiryDate),
         or None: not listed, or LocalAuthListEnabled is false."""
         key = _pad(tag)
-        if not (self.count and key and self.cp.config.values["LocalAuthListEnabled"]):
+        if not (self.count and key and self.cp.config["LocalAuthListEnabled"]):
             return None
         f = self._open()
         if f is None:

@@ -56,7 +56,7 @@ def sample(c, measurands, context, sign=False):
             if phase:
                 sv["phase"] = phase
             values.append(sv)
-    if sign and "SampledDataSignReadings" in c.cp.config.values:  # signed_meter_values.py is in
+    if sign and c.cp.config.entry("SampledDataSignReadings"):  # signed_meter_values.py is in
         from .signed_meter_values import add
         add(c, context, values)
     if not values:

@@ -2,10 +2,10 @@
 # the profile). Imported for one call, or at boot, and let go (ocpp16.load); a Reservations
 # object holds it while there is a reservation: `cp.reservation`, None when there is none.
 from . import clock
-from .authorization_cache import same
 from .compat import log, ticks_diff, ticks_ms
 from .connector import later
 from .store import NONE, rows
+from .transaction import same
 
 _FILE = "reservations.json"
 # a reservation: [reservationId, connectorId, idTag, parentIdTag or None, expiry seconds]

@@ -158,10 +158,10 @@ class Events:
         only: the firmware sets its hooks after ChargePoint()."""
         if not 0 <= v <= 3:
             return False
-        cur = self.cp.config.values["SecurityProfile"]
+        cur = self.cp.config["SecurityProfile"]
         if not self.started or v == cur:
             return True
-        if v < cur or self._trial or v < 3 and not self.cp.config.values["AuthorizationKey"]:
+        if v < cur or self._trial or v < 3 and not self.cp.config["AuthorizationKey"]:
             return False
         t = self._get(v)
         if t is not None:
@@ -191,17 +191,16 @@ class Events:
         n, tr = self._next, self._trial
         if n:
             self._next = None
-            if cp.config.values["SecurityProfile"] != n[1]:  # the change was not stored
+            if cp.config["SecurityProfile"] != n[1]:  # the change was not stored
                 return n[2].close()
             self._use(n[2], now, (n[0], cp.transport))
         elif tr and cp.transport.online:  # said once it works (one event of a kind waits at a time)
             self._trial = None
-            self.add("ReconfigurationOfSecurityParameters", "SecurityProfile %d" % cp.config.values["SecurityProfile"])
+            self.add("ReconfigurationOfSecurityParameters", "SecurityProfile %d" % cp.config["SecurityProfile"])
         elif tr and ticks_diff(now, tr[2]) >= 0:
-            v = cp.config.values
             self.add("ReconfigurationOfSecurityParameters", "SecurityProfile %d did not connect: back to %d" % (
-                v["SecurityProfile"], tr[0]))
-            v["SecurityProfile"] = tr[0]
+                cp.config["SecurityProfile"], tr[0]))
+            cp.config.values["SecurityProfile"] = tr[0]
             cp.config.save()
             self._use(tr[1], now)
 
@@ -211,8 +210,8 @@ class Events:
         cp = self.cp
         t = cp.transport
         have = 3 if getattr(t, "client_cert", False) else 2 if getattr(t, "ctx", None) else (
-            1 if cp.config.values["AuthorizationKey"] else 0)
-        want = cp.config.values["SecurityProfile"]
+            1 if cp.config["AuthorizationKey"] else 0)
+        want = cp.config["SecurityProfile"]
         cp.config.values["SecurityProfile"] = have
         if want > have:
             n = self._get(want)
@@ -295,7 +294,7 @@ def GetLog(cp, p):
         m._end_upload(f)
         status = "AcceptedCanceled"
     lg = p["log"]
-    make = cp.security.log_file if p["logType"] == "SecurityLog" else f.diagnostics
+    make = cp.security.log_file if p["logType"] == "SecurityLog" else m.hook(f, "diagnostics", m.diagnostics_file)
     path = m._make(f, make, lg.get("oldestTimestamp"), lg.get("latestTimestamp"))
     if not path:
         return {"status": "Rejected"}

@@ -28,7 +28,7 @@ def setup(cp):
 def add(c, context, values):
     """The signed readings of connector c's "SignedData" inputs for `context`, if it calls for
     them, added to the sampledValues `values` (metering.sample)."""
-    cfg = c.cp.config.values
+    cfg = c.cp.config
     if not cfg["SampledDataSignReadings"] or context == "Sample.Periodic" and not cfg[
             "SampledDataSignUpdatedReadings"]:
         return

@@ -1,7 +1,6 @@
 # One charging transaction as the CSMS will see it, and the messages it still owes the CSMS.
 # Everything here is persisted by the journal at every change.
 from . import clock
-from .authorization_cache import same
 from .store import NONE, rows, shallow
 
 _DATA_MAX = const(8)  # transactionData entries kept for StopTransaction (Transaction.Begin + newest)
@@ -11,6 +10,13 @@ _ACTIONS = ("StartTransaction", "MeterValues", "StopTransaction", "TransactionEv
 _FIELDS = ("connector_id", "id_tag", "parent", "meter_start", "start", "id", "reservation",
            "deauthorized", "data", "seq", "msgs", "tries", "due", "stopped", "lost", "kind",
            "seqno")
+
+
+def same(a, b):
+    """idTags are CiString (1.6 IdToken, 2.0.1 idToken): equal but for the case of ASCII
+    letters, folded as bytes.upper() folds them on every runtime. None matches nothing."""
+    return a is not None and b is not None and (
+        a == b or len(a) == len(b) and a.encode().upper() == b.encode().upper())
 
 
 class Transaction:

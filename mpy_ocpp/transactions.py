@@ -23,7 +23,7 @@ def begins(c, plugged):
     """TxStartPoint: the transaction starts at the first of its points met. A card and a cable
     (PowerPathClosed; EnergyTransfer follows at once) always start one: nothing charges
     without a transaction."""
-    p = c.cp.config.values["TxStartPoint"]
+    p = c.cp.config["TxStartPoint"]
     s = c.session is not None
     return (s and plugged or plugged and "EVConnected" in p or s and "Authorized" in p
             or "ParkingBayOccupancy" in p and c.occupied is not None and c.occupied())

@@ -17,9 +17,10 @@
 # No progress for `timeout` drops the link. Pong and close frames go through the same queue
 # (after the blocks of a frame, never between them); a close frame gets one write attempt
 # before the socket is closed.
-# Messages come back as str, or, when longer than the 512-byte receive buffer, as the
+# Messages come back as str, or, when longer than the 256-byte receive buffer, as the
 # bytearray (of exactly their size, allocated for them and let go after) holding their UTF-8
-# text: json.loads takes it without a copy as str. Idle, only the small buffer is held. A text
+# text: json.loads takes it without a copy as str. Idle, only the small buffer is held (a
+# control frame's payload gets a buffer while it is read: pings are rare). A text
 # message that is not strict UTF-8 (no overlong forms, no surrogates) fails the connection
 # (close 1007, as RFC 6455 asks); a message over max_size, or one there is no memory for now,
 # is read and dropped, and poll() returns bytes with its first 64 bytes so the core can still
@@ -67,7 +68,8 @@ _PONG = const(10)
 _HEAD = const(64)  # bytes of an oversized message handed to the caller
 _CHUNK = const(512)  # payload bytes per block of an outgoing frame (the first one: + header)
 _TIGHT = const(128)  # the same, and the longest piece, when no block of _CHUNK is free
-_SMALL = const(512)  # the receive buffer: a longer message gets a buffer of its own
+_SMALL = const(256)  # the receive buffer, held: a longer message (a CSMS call at most, an
+# answer never) gets a buffer of its own
 _PART = const(256)  # or, with no free block that large, blocks of this after the small buffer:
 # a fragmented heap has holes of a few hundred bytes where a whole message finds no room
 _POLLIN = const(1)
@@ -225,7 +227,6 @@ class WebSocket:
         self._mv = self._mb = memoryview(self._buf)  # _mb: where the open message goes
         self._big = None  # the bytearray of a longer message while it arrives
         self._hv = memoryview(bytearray(10))  # frame header (server frames carry no mask key)
-        self._cv = memoryview(bytearray(125))  # control frame payload
         self._pi, self._tmo, self._bmin, self._bmax = (  # ms
             int(x * 1000) for x in (ping_interval, timeout, backoff_min, backoff_max))
         if log is not None:
@@ -650,7 +651,9 @@ class WebSocket:
         if bad:
             raise _Err("protocol error (frame 0x%02x)" % b0, 1002)
         k = self._len + n  # the open message's bytes once this frame is in
-        if op & 8 or self._over:
+        if op & 8:
+            self._cv = memoryview(bytearray(n))  # its payload, let go once handled
+        elif self._over:
             pass
         elif k > self._max:
             self._cut()
@@ -704,7 +707,8 @@ class WebSocket:
         self._hl = 2
         op = self._op
         if op & 8:
-            return self._control(op, self._cv[: self._cn])
+            p, self._cv = self._cv, None
+            return self._control(op, p)
         if not self._hv[0] & 0x80:  # more fragments follow
             return None
         m, self._msg = self._msg, 0

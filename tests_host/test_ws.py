@@ -109,31 +109,32 @@ def no_memory_above(monkeypatch, limit):
 
 
 def test_a_long_message_gets_a_buffer_of_its_own(echo, monkeypatch):
-    # idle, the transport holds a 512-byte receive buffer; a longer message arrives in a
+    # idle, the transport holds a 256-byte receive buffer; a longer message arrives in a
     # bytearray of exactly its size, handed over as it is (no str copy), and let go after;
-    # with no free block that large, in a list of blocks (the 512-byte buffer, then 256-byte
+    # with no free block that large, in a list of blocks (the 256-byte buffer, then 256-byte
     # ones: a fragmented heap has holes that size); with no memory even for those, it is
     # dropped like an oversized one; the link stays
     ws = up(make(echo.url))
-    assert len(ws._buf) == 512 and ws._big is None
+    assert len(ws._buf) == 256 and ws._big is None
 
     def raw(text):
         assert ws.send(text)
         return pump_raw(ws)
-    m = raw("!size 512")
-    assert type(m) is str and m == "x" * 512
-    m = raw("!size 513")
-    assert type(m) is bytearray and m == b"x" * 513 and ws._big is None
-    frag = "!frag " + ",".join(["\u00e9" * 150] * 3)  # fragments, an \u00e9 across blocks
+    m = raw("!size 256")
+    assert type(m) is str and m == "x" * 256
+    m = raw("!size 257")
+    assert type(m) is bytearray and m == b"x" * 257 and ws._big is None
+    # fragments of 201, 400 and 300 bytes, \u00e9s across the blocks below
+    frag = "!frag " + ",".join(["a" + "\u00e9" * 100, "\u00e9" * 200, "\u00e9" * 150])
     m = raw(frag)
-    assert type(m) is bytearray and m.decode() == "\u00e9" * 450 and len(m) == 900
+    assert type(m) is bytearray and m.decode() == "a" + "\u00e9" * 450 and len(m) == 901
     no_memory_above(monkeypatch, 520)  # a sent frame's first block: 520 bytes
     m = raw("!size 2000")
-    assert type(m) is list and [len(b) for b in m] == [512, 256, 256, 256, 256, 256, 208]
+    assert type(m) is list and [len(b) for b in m] == [256] * 7 + [208]
     assert b"".join(m) == b"x" * 2000 and ws._big is None
-    m = raw(frag)  # the first fragment (300 bytes) in the small buffer, then blocks
-    assert type(m) is list and [len(b) for b in m] == [512, 256, 132]
-    assert b"".join(m).decode() == "\u00e9" * 450
+    m = raw(frag)  # the first fragment in the small buffer, then blocks
+    assert type(m) is list and [len(b) for b in m] == [256, 256, 256, 133]
+    assert b"".join(m).decode() == "a" + "\u00e9" * 450
     no_memory_above(monkeypatch, 100)
     assert raw("!size 2000") == b"x" * 64
     assert "ws: no memory for a message of 2000 bytes" in ws._log
@@ -141,8 +142,8 @@ def test_a_long_message_gets_a_buffer_of_its_own(echo, monkeypatch):
     monkeypatch.undo()
     assert ws.send(frag)  # sent while there is memory, answered while there is none
     no_memory_above(monkeypatch, 100)
-    assert pump_raw(ws) == ("\u00e9" * 32).encode()  # its head
-    assert ws._log == ["ws: no memory for a message of 600 bytes"]  # at its 2nd fragment
+    assert pump_raw(ws) == ("a" + "\u00e9" * 100).encode()[:64]  # its head
+    assert ws._log == ["ws: no memory for a message of 601 bytes"]  # at its 2nd fragment
     monkeypatch.undo()
     assert raw("!size 2000") == bytearray(b"x" * 2000) and ws.online
     ws.close()
@@ -435,7 +436,7 @@ def test_handshake_timeout(loop):
 
 
 def test_reply_read_a_line_at_a_time(loop):
-    # the upgrade reply goes through the 512-byte buffer one line at a time: a longer header
+    # the upgrade reply goes through the 256-byte buffer one line at a time: a longer header
     # line (a big cookie) is cut, and it does not matter; max_size bounds the reply's total
     async def script(reader, writer, got):
         h = await read_request(reader)

@@ -83,7 +83,8 @@ def charger(state):
 
 def check_bounded(cp):
     assert len(cp.queue) <= cp.queue_size + 1, len(cp.queue)
-    assert len(cp.cache.entries) <= cp.cache.size, len(cp.cache.entries)
+    c = cp.v.cache(cp)
+    assert len(c.entries) <= c.size, len(c.entries)
     for cid in (1, 2):
         assert sum([t.connector_id == cid for t in cp.journal.txs]) <= cp.journal.size, cid
     for t in cp.journal.txs:

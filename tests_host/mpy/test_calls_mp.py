@@ -10,7 +10,8 @@ from mpy_ocpp import (ChargePoint, clock, firmware_management, local_auth_list, 
 from mpy_ocpp.store import Store
 from tests_host.mpy.fakes import Link, answer, state_dir
 
-_CALLS = ("core", "reservation_calls", "local_auth_list_calls", "smart_charging_calls", "firmware_management_calls")
+_CALLS = ("core", "reservation_calls", "local_auth_list_calls", "smart_charging_calls", "firmware_management_calls",
+          "authorization_cache")
 _IDS = [0]
 
 
@@ -114,6 +115,25 @@ def test_the_firmware_machine_is_held_while_it_works_and_let_go_after():
         sent = [m[3]["status"] for m in link.sent if m[0] == 2 and m[2] == "FirmwareStatusNotification"]
         assert tries and sent == ["Idle", "Downloading", "DownloadFailed"], sent
         assert cp.firmware._m is None and _loaded() == []
+    finally:
+        _restore(saved)
+
+
+def test_the_authorization_cache_is_its_file_and_holds_no_module():
+    # cp.v.cache(cp) reads the file for one use: remembered, looked up, cleared by the CSMS
+    saved = _forget()
+    try:
+        cp, link = _booted()
+        assert not hasattr(cp, "cache") and _loaded() == []
+        cp.remember("A", {"status": "Accepted"})
+        assert _loaded() == [] and cp.v.cache(cp).lookup("a") == {"status": "Accepted"}
+        seen = []
+        cp.config.values["LocalPreAuthorize"] = True
+        cp.authorize("A", seen.append)  # from the cache: no Authorize
+        assert seen == [{"status": "Accepted"}] and _loaded() == []
+        f = _ask(cp, link, "ClearCache", {})
+        assert f[2] == {"status": "Accepted"} and _loaded() == []
+        assert cp.v.cache(cp).lookup("A") is None and _loaded() == []
     finally:
         _restore(saved)
 

@@ -125,8 +125,13 @@ def test_profile_key_tables_spell_configs_kinds_and_flags():
     assert cp.config.set(cp.config.find("TxStartPoint"), "Bogus") == "Rejected"  # its check
 
 
+class _Holder:  # what the cache uses of a ChargePoint
+    def __init__(self):
+        self.store = Store(_dir())
+
+
 def test_authorization_cache_bounded_and_expiry():
-    cache = AuthorizationCache(Store(_dir()), size=3)
+    cache = AuthorizationCache(_Holder(), size=3)
     for i in range(5):
         cache.update("T%d" % i, {"status": "Accepted"})
     assert len(cache.entries) == 3 and cache.lookup("T0") is None and cache.lookup("T4")
@@ -139,7 +144,7 @@ def test_authorization_cache_bounded_and_expiry():
 def test_id_tags_compare_without_case():
     assert same("abc1", "ABC1") and same("x\u00e9", "X\u00e9") and same("", "")
     assert not (same("x\u00e9", "X\u00c9") or same("a", "ab") or same(None, None) or same("A", None))
-    cache = AuthorizationCache(Store(_dir()), size=3)
+    cache = AuthorizationCache(_Holder(), size=3)
     cache.update("card7", {"status": "Accepted"})
     assert cache.lookup("CARD7") == {"status": "Accepted"}
     cache.update("Card7", {"status": "Blocked"})  # the same tag: one entry, the newest

@@ -48,7 +48,7 @@ class Full:
     module that writes files; `failed` counts the writes refused. undo() ends it; the log lines
     of the library go to LOG meanwhile."""
 
-    MODS = (store_mod, local_auth_list_calls, firmware_management, http)
+    MODS = (store_mod, local_auth_list_calls, firmware_management_calls, http)
 
     def __init__(self, room=0):
         self.room = room
@@ -258,7 +258,7 @@ def test_a_full_flash_from_the_first_write_then_room_again():
         assert _lines("store: tx1.json not written") and _lines("transaction refused, the journal is full")
         # what the CSMS asks to store is refused, and nothing changes
         assert _requests(cp, csms, 5) == ["Rejected", "Rejected", "Failed", "Rejected", "Rejected", "Rejected"]
-        v = cp.config.values
+        v = cp.config
         assert v["HeartbeatInterval"] == 300 and v["AuthorizationKey"] == "f" * 32
         assert cp.local_list is None
         assert cp.reservation is None and cp.smart_charging is None
@@ -271,7 +271,7 @@ def test_a_full_flash_from_the_first_write_then_room_again():
         assert len(_lines("not written")) == full.failed - 1
         csms.run(cp)
         # the owner allows charging when the journal cannot take it: charged and reported while powered
-        v["AllowChargingWhenJournalFull"] = True
+        v.values["AllowChargingWhenJournalFull"] = True
         cp.tag(1, "A")
         csms.run(cp)
         tx = cp.connectors[1].tx
@@ -283,7 +283,7 @@ def test_a_full_flash_from_the_first_write_then_room_again():
         assert len(csms.calls("MeterValues")) == 1 and cp.journal.txs == []
         assert "tx1.json" not in _files(d) and "tx2.json" not in _files(d)
         assert len(_lines("not written")) == full.failed - 1
-        v["AllowChargingWhenJournalFull"] = False
+        v.values["AllowChargingWhenJournalFull"] = False
         # room again: the same requests are stored
         full.room = None
         assert _requests(cp, csms, 6, "Operative") == ["Accepted"] * 6  # (a reservation ends when Inoperative)

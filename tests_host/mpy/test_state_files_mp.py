@@ -121,7 +121,7 @@ def _defaults(name, cp):
     if name == "availability.json":
         return all([c.available for c in cp.connectors])
     if name == "authcache.json":
-        return cp.cache.entries == []
+        return cp.v.cache(cp).entries == []
     if name == "reservations.json":
         return cp.reservation is None
     if name == "smart_charging.json":

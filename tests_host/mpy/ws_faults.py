@@ -200,7 +200,7 @@ def nomem(url):
         if m is not None:
             break
         time.sleep(0.001)
-    assert type(m) is list and [len(b) for b in m] == [512, 256, 256, 76] and m[1] == b"x" * 256, m
+    assert type(m) is list and [len(b) for b in m] == [256, 256, 256, 256, 76] and m[1] == b"x" * 256, m
     wsmod.bytearray = bytearray
     assert ws.send("!size 700") and pump(ws, lambda o: o)[0] == "x" * 700
     assert ws.send("y" * 600) and pump(ws, lambda o: o)[0] == "y" * 600
