@@ -5,12 +5,11 @@
 # installed (every type here is a root: its issuer's key is its own); the signature is not
 # checked. The last CSMS root is never deleted (the link's TLS would have nothing to trust).
 # Nothing stays in RAM: an index document, and one document per certificate (its PEM).
-from binascii import a2b_base64, hexlify
-from hashlib import sha256
-
+# (binascii and hashlib are imported where used: this module's dict then holds 17 names, in 17
+# slots; 21 took 23. The index's name is written where used for the same reason.)
 from .compat import log
 
-_INDEX = "certs.json"  # [[certificateType, issuerNameHash, issuerKeyHash, serialNumber, n]]
+# the index, certs.json: [[certificateType, issuerNameHash, issuerKeyHash, serialNumber, n]]
 MAX = const(8)  # certificates installed at most
 _CSMS = "CSMSRootCertificate"
 
@@ -42,7 +41,7 @@ def trust(cp):
 
 def installed(cp):
     """[[certificateType, issuerNameHash, issuerKeyHash, serialNumber, n], ...] (the index)."""
-    return cp.store.load(_INDEX, [], lambda d: type(d) is list and all(
+    return cp.store.load("certs.json", [], lambda d: type(d) is list and all(
         [type(e) is list and len(e) == 5 and type(e[4]) is int for e in d]))
 
 
@@ -67,6 +66,8 @@ def der(pem):
     z = pem.find("-----END CERTIFICATE-----", a + 1)
     if a < 0 or z < 0:
         raise ValueError("not a PEM certificate")
+    from binascii import a2b_base64
+
     return a2b_base64("".join(pem[a + 27 : z].split()))
 
 
@@ -102,6 +103,9 @@ def parse(d):
 def hash_data(d):
     """(issuerNameHash, issuerKeyHash, serialNumber), hex, of self-signed DER certificate d;
     ValueError if it is not one."""
+    from binascii import hexlify
+    from hashlib import sha256
+
     c = parse(d)
     if c[_ISSUER] != c[_SUBJECT]:
         raise ValueError("not self-signed")
@@ -140,7 +144,7 @@ def InstallCertificate(cp, p):
     if not cp.store.save("cert%d.json" % n, p["certificate"]):
         return {"status": "Failed"}
     idx.append([kind, h[0], h[1], h[2], n])
-    return {"status": "Accepted" if cp.store.save(_INDEX, idx) else "Failed"}
+    return {"status": "Accepted" if cp.store.save("certs.json", idx) else "Failed"}
 
 
 def GetInstalledCertificateIds(cp, p):
@@ -163,7 +167,7 @@ def DeleteCertificate(cp, p):
             if e[0] == _CSMS and [x[0] for x in idx].count(_CSMS) == 1:
                 return {"status": "Failed"}
             idx.remove(e)
-            if not cp.store.save(_INDEX, idx):
+            if not cp.store.save("certs.json", idx):
                 return {"status": "Failed"}
             cp.store.remove("cert%d.json" % e[4])
             return {"status": "Accepted"}

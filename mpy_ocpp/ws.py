@@ -30,11 +30,11 @@
 # Close codes: only codes valid on the wire are sent or accepted (1000-1003, 1007-1014 as in
 # the IANA registry, 3000-4999); a close frame without a code is echoed empty. Lengths must be
 # in their shortest form (RFC 6455 5.2), else 1002.
-import sys
-import select
+# (select, EINPROGRESS and a2b_base64 are imported where a link is made: globals of this
+# module take a dict slot each, for good; at 23 names it has 23 slots, at 27 it had 29)
 import socket
-from binascii import a2b_base64, b2a_base64
-from errno import EINPROGRESS
+import sys
+from binascii import b2a_base64
 
 from .compat import ticks_ms, ticks_diff, ticks_add, log as _log
 from .rpc import dump
@@ -48,6 +48,7 @@ except ImportError:  # ports without os.urandom
 
 
 _MPY = sys.implementation.name == "micropython"
+del sys  # its slot goes to a later name
 # what a non-blocking socket raises when it would block: MicroPython streams return None
 # instead; CPython's TLS adds its two errors once a wss:// link is made (_context): ssl is
 # imported only then (on CPython it loads OpenSSL: 6 MB of RSS; on MicroPython it costs heap)
@@ -147,6 +148,9 @@ def split(url, plain):
 
 
 def dial(host, port):  # -> (socket, poll): a non-blocking connect under way (DNS blocks)
+    import select
+    from errno import EINPROGRESS
+
     a = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
     s = socket.socket(a[0], socket.SOCK_STREAM)
     s.setblocking(False)
@@ -167,6 +171,8 @@ def _der(x):  # MicroPython: bytes or a file, and of a PEM the first block as DE
         with open(x, "rb") as f:
             x = f.read()
     if b"-----BEGIN" in x:
+        from binascii import a2b_base64
+
         i = x.find(b"\n", x.find(b"-----BEGIN"))
         x = a2b_base64(x[i : x.find(b"-----END", i)])
     return x
@@ -426,6 +432,8 @@ class WebSocket:
             self._hs = getattr(s, "do_handshake", None)
             self._pend = getattr(s, "pending", None)  # CPython keeps decrypted bytes there
         self._wr = s.write if _MPY else s.send
+        import select
+
         self._p = select.poll()  # a new one: MicroPython polls the TLS object itself
         self._p.register(s, _POLLIN)
         key = b2a_base64(_rand(16))[:-1].decode()
