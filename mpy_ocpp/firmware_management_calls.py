@@ -127,8 +127,10 @@ class _Tries:
         self.first = True
         self.due = ticks_ms()
 
-    def step(self, now, hook, path, on_try, f):
-        """None while waiting or busy, then True, or False once the last try failed."""
+    def step(self, now, name, default, path, on_try, f):
+        """None while waiting or busy, then True, or False once the last try failed. Each try
+        runs Firmware f's hook `name` (else `default`), looked up then: a loop() that waits
+        allocates nothing."""
         job = self.job
         if job is None:
             if ticks_diff(now, self.due) < 0:
@@ -142,7 +144,7 @@ class _Tries:
             self.tries -= 1
             on_try(f, self.first)
             self.first = False
-            self.job = _begin(hook, "transfer", self.url, path)
+            self.job = _begin(hook(f, name, default), "transfer", self.url, path)
             return None
         r = _poll(job)
         if r is None:
@@ -220,7 +222,7 @@ def _save(self):
 def _update(self, now):
     st = self._st
     if st == _GET:
-        r = self._get.step(now, hook(self, "download", http_download), self.image, _try_download, self)
+        r = self._get.step(now, "download", http_download, self.image, _try_download, self)
         if r is None:
             return
         self._get = None
@@ -249,7 +251,7 @@ def _update(self, now):
                 return _finish(self, "InstallationFailed")  # good install would install again
             self._st = _NOTIFY
             self._due = later(now, _NOTIFY_WAIT)
-            _send(self, "Installing", lambda res: _notified(self, res))
+            _send(self, "Installing", _notified(self))
     elif st == _NOTIFY:
         if ticks_diff(now, self._due) >= 0:
             self._st = _INSTALL
@@ -283,8 +285,11 @@ def _busy(self):
     return cp._txe is not None or cp.journal.busy()  # StopTransaction goes out before a reboot
 
 
-def _notified(self, res):
-    self._due = ticks_ms()
+def _notified(self):  # -> the callback of Installing's answer: install at once. (A closure
+    # made in _update would make its `self` a cell, a heap object at every loop() that waits.)
+    def done(res):
+        self._due = ticks_ms()
+    return done
 
 
 def _finish(self, status):
@@ -347,7 +352,7 @@ def _end_upload(self):
 
 
 def _upload(self, now):
-    r = self._diag.step(now, hook(self, "upload", http_upload), self._path, _try_upload, self)
+    r = self._diag.step(now, "upload", http_upload, self._path, _try_upload, self)
     if r is not None:
         _end_upload(self)
         _send_diag(self, "Uploaded" if r else "UploadFailed", self._req)

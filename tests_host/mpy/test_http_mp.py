@@ -472,3 +472,22 @@ def test_idle_loop_allocates_nothing():
         return gc.mem_alloc() - a
     measure()
     assert measure() == 0
+
+
+def test_an_update_waiting_for_its_date_allocates_nothing_per_loop():
+    # the hook is looked up when a try starts, not at every loop() (it was a new closure each)
+    cp, link = _cp()
+    if not hasattr(gc, "mem_alloc"):
+        return  # CPython
+    later = clock.iso(clock.now() + 3600)
+    assert _call(cp, link, "UpdateFirmware", {"location": "http://h/fw.bin", "retrieveDate": later})[2] == {}
+    now = ticks_ms()
+
+    def measure():
+        gc.collect()
+        a = gc.mem_alloc()
+        for _ in range(500):
+            fm.loop(cp, now)
+        return gc.mem_alloc() - a
+    measure()
+    assert cp.firmware._get is not None and measure() == 0
